@@ -1,0 +1,121 @@
+//! Server functions: the HTTP half of the wire contract (`/api/...`, JSON
+//! bodies). Each one is a thin adapter: parse the input into model types,
+//! then delegate to the `ChatBackend` the server provides as context.
+//!
+//! Invariant: no chat state lives here. `app` only knows the `ChatBackend`
+//! trait; `server` implements it and owns all locking.
+
+use crate::error::ApiError;
+#[cfg(feature = "ssr")]
+use crate::error::ApiErrorCode;
+use crate::model::{Channel, ChannelHistory, UserInfo};
+#[cfg(feature = "ssr")]
+use crate::model::{ChannelName, DisplayName};
+use leptos::prelude::*;
+
+/// What the server provides to the server functions (as an
+/// `Arc<dyn ChatBackend>` in Leptos context). Identity comes from the request
+/// headers (the session cookie) and nothing else.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait ChatBackend: Send + Sync + 'static {
+    /// Creates a user (or returns the caller's own user when the cookie
+    /// already belongs to that name) and returns the `Set-Cookie` value.
+    async fn register(
+        &self,
+        headers: &http::HeaderMap,
+        name: DisplayName,
+    ) -> Result<(UserInfo, http::HeaderValue), ApiError>;
+    /// The user the request's session cookie belongs to, if any.
+    async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo>;
+    async fn create_channel(
+        &self,
+        headers: &http::HeaderMap,
+        name: ChannelName,
+    ) -> Result<Channel, ApiError>;
+    async fn channels(&self) -> Vec<Channel>;
+    async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError>;
+}
+
+#[cfg(feature = "ssr")]
+mod edge {
+    use super::*;
+    use std::sync::Arc;
+
+    pub fn backend() -> Result<Arc<dyn ChatBackend>, ApiError> {
+        use_context::<Arc<dyn ChatBackend>>()
+            .ok_or_else(|| ApiError::new(ApiErrorCode::Internal, "chat backend is not configured"))
+    }
+
+    pub fn headers() -> http::HeaderMap {
+        use_context::<http::request::Parts>()
+            .map(|parts| parts.headers)
+            .unwrap_or_default()
+    }
+
+    /// Sets the response status from the error's code and passes it on.
+    pub fn fail<T>(err: ApiError) -> Result<T, ApiError> {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(err.code.http_status()) {
+                response.set_status(status);
+            }
+        }
+        Err(err)
+    }
+
+    pub fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+        result.or_else(fail)
+    }
+}
+
+/// `POST /api/register {"display_name": "alice"}`: become a user; sets the
+/// session cookie.
+#[server(endpoint = "register", input = server_fn::codec::Json)]
+pub async fn register(display_name: String) -> Result<UserInfo, ApiError> {
+    let name = match DisplayName::parse(&display_name) {
+        Ok(name) => name,
+        Err(e) => return edge::fail(e.into()),
+    };
+    let backend = edge::backend()?;
+    let (user, cookie) = edge::respond(backend.register(&edge::headers(), name).await)?;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(http::header::SET_COOKIE, cookie);
+    }
+    Ok(user)
+}
+
+/// `POST /api/me {}`: the user of the session cookie, or `null`.
+#[server(endpoint = "me", input = server_fn::codec::Json)]
+pub async fn me() -> Result<Option<UserInfo>, ApiError> {
+    let backend = edge::backend()?;
+    Ok(backend.current_user(&edge::headers()).await)
+}
+
+/// `POST /api/create_channel {"name": "general"}` (signed in).
+#[server(endpoint = "create_channel", input = server_fn::codec::Json)]
+pub async fn create_channel(name: String) -> Result<Channel, ApiError> {
+    let name = match ChannelName::parse(&name) {
+        Ok(name) => name,
+        Err(e) => return edge::fail(e.into()),
+    };
+    let backend = edge::backend()?;
+    edge::respond(backend.create_channel(&edge::headers(), name).await)
+}
+
+/// `POST /api/list_channels {}`: every channel, oldest first.
+#[server(endpoint = "list_channels", input = server_fn::codec::Json)]
+pub async fn list_channels() -> Result<Vec<Channel>, ApiError> {
+    Ok(edge::backend()?.channels().await)
+}
+
+/// `POST /api/channel_history {"channel": "general"}`: the 100 most recent
+/// messages, oldest first, and the channel's `head`.
+#[server(endpoint = "channel_history", input = server_fn::codec::Json)]
+pub async fn fetch_history(channel: String) -> Result<ChannelHistory, ApiError> {
+    let name = match ChannelName::parse(&channel) {
+        Ok(name) => name,
+        Err(e) => return edge::fail(e.into()),
+    };
+    let backend = edge::backend()?;
+    edge::respond(backend.history(&name).await)
+}

@@ -1,0 +1,315 @@
+//! The tab's one WebSocket to `/ws`: connects once someone is signed in,
+//! reconnects with exponential backoff and jitter, detects a dead link by
+//! heartbeat, and on every (re)connect resumes the open channel after its
+//! last applied `seq` and resends the outbox with the same `client_id`s.
+//!
+//! Invariant: the socket holds no state of its own that matters. Everything
+//! needed to resume (the open channel, `last_seq`, the outbox) lives in
+//! `Chat`, so dropping a connection at any moment loses nothing. Commands
+//! issued while disconnected are dropped and re-derived from `Chat` on
+//! connect.
+
+use crate::model::ChannelName;
+use crate::state::{Chat, Outgoing};
+
+/// Sends `join` for `channel` after `after` (no-op on the server).
+pub fn join(channel: ChannelName, after: Option<u64>) {
+    #[cfg(feature = "hydrate")]
+    imp::command(crate::protocol::ClientFrame::Join { channel, after });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (channel, after);
+}
+
+/// Sends a queued message (no-op on the server).
+pub fn send(outgoing: Outgoing) {
+    #[cfg(feature = "hydrate")]
+    imp::command(crate::protocol::ClientFrame::Send {
+        channel: outgoing.channel,
+        client_id: outgoing.client_id,
+        body: outgoing.body,
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = outgoing;
+}
+
+/// Starts the connection loop once per tab (no-op on the server).
+pub fn start(chat: Chat) {
+    #[cfg(feature = "hydrate")]
+    imp::start(chat);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = chat;
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use super::*;
+    use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+    use crate::state::ConnectionStatus;
+    use futures::channel::mpsc;
+    use futures::{FutureExt, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message as WsMessage};
+    use gloo_timers::future::TimeoutFuture;
+    use leptos::prelude::*;
+    use std::cell::RefCell;
+
+    /// Commands waiting for the socket task; small, since the UI issues them
+    /// at human speed and state is re-derived on reconnect anyway.
+    const COMMAND_QUEUE: usize = 256;
+    /// How often the client pings an otherwise quiet link.
+    const HEARTBEAT_MS: u32 = 15_000;
+    /// A link silent for this long is dead.
+    const DEAD_AFTER_MS: f64 = 40_000.0;
+    const BACKOFF_BASE_MS: f64 = 500.0;
+    const BACKOFF_MAX_MS: f64 = 15_000.0;
+
+    thread_local! {
+        static COMMANDS: RefCell<Option<mpsc::Sender<ClientFrame>>> = const { RefCell::new(None) };
+    }
+
+    pub fn command(frame: ClientFrame) {
+        COMMANDS.with(|commands| {
+            if let Some(tx) = commands.borrow_mut().as_mut() {
+                // Full or closed: the frame is re-derived from `Chat` on reconnect.
+                let _ = tx.try_send(frame);
+            }
+        });
+    }
+
+    pub fn start(chat: Chat) {
+        let started = COMMANDS.with(|commands| commands.borrow().is_some());
+        if started {
+            return;
+        }
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        COMMANDS.with(|commands| *commands.borrow_mut() = Some(tx));
+        leptos::task::spawn_local(run(chat, rx));
+    }
+
+    fn online() -> bool {
+        window().navigator().on_line()
+    }
+
+    fn socket_url() -> String {
+        let location = window().location();
+        let scheme = match location.protocol().as_deref() {
+            Ok("https:") => "wss",
+            _ => "ws",
+        };
+        let host = location.host().unwrap_or_default();
+        format!("{scheme}://{host}/ws")
+    }
+
+    async fn run(chat: Chat, mut commands: mpsc::Receiver<ClientFrame>) {
+        let mut attempt: u32 = 0;
+        loop {
+            chat.status.set(if online() {
+                ConnectionStatus::Connecting
+            } else {
+                ConnectionStatus::Offline
+            });
+            let welcomed = match WebSocket::open(&socket_url()) {
+                Ok(ws) => session(chat, ws, &mut commands).await,
+                Err(_) => false,
+            };
+            if welcomed {
+                attempt = 0;
+            } else {
+                attempt = attempt.saturating_add(1);
+                // The upgrade may have been refused because the server forgot
+                // this browser's session: sign in again if we can.
+                if online() {
+                    crate::client::restore_session(chat).await;
+                }
+            }
+            let exp = BACKOFF_BASE_MS * 2f64.powi(attempt.min(10) as i32);
+            let delay = exp.min(BACKOFF_MAX_MS) * (0.5 + js_sys::Math::random() / 2.0);
+            wait_before_retry(chat, delay).await;
+        }
+    }
+
+    /// Sleeps `delay_ms`, showing the countdown, but retries at once when the
+    /// browser comes back online.
+    async fn wait_before_retry(chat: Chat, delay_ms: f64) {
+        let start = js_sys::Date::now();
+        let was_online = online();
+        loop {
+            let left = delay_ms - (js_sys::Date::now() - start);
+            if left <= 0.0 {
+                return;
+            }
+            let now_online = online();
+            if now_online && !was_online {
+                return;
+            }
+            chat.status.set(if now_online {
+                ConnectionStatus::Reconnecting {
+                    retry_in_secs: (left / 1000.0).ceil() as u32,
+                }
+            } else {
+                ConnectionStatus::Offline
+            });
+            TimeoutFuture::new(left.min(250.0) as u32).await;
+        }
+    }
+
+    /// One connection, from open to close. Returns whether the server welcomed us.
+    async fn session(
+        chat: Chat,
+        ws: WebSocket,
+        commands: &mut mpsc::Receiver<ClientFrame>,
+    ) -> bool {
+        let (mut sink, mut stream) = ws.split();
+        // Anything queued while disconnected is re-derived from `Chat` below.
+        while commands.try_recv().is_ok() {}
+
+        let mut welcomed = false;
+        let mut last_heard = js_sys::Date::now();
+        loop {
+            let mut incoming = stream.next().fuse();
+            let mut outgoing = commands.next().fuse();
+            let mut tick = TimeoutFuture::new(HEARTBEAT_MS).fuse();
+            futures::select! {
+                frame = incoming => match frame {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        last_heard = js_sys::Date::now();
+                        let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
+                        if matches!(frame, ServerFrame::Welcome { .. }) {
+                            welcomed = true;
+                            chat.status.set(ConnectionStatus::Connected);
+                            for frame in resume_frames(chat) {
+                                if send_frame(&mut sink, &frame).await.is_err() {
+                                    return welcomed;
+                                }
+                            }
+                        }
+                        apply(chat, frame);
+                    }
+                    Some(Ok(WsMessage::Bytes(_))) => {}
+                    Some(Err(_)) | None => return welcomed,
+                },
+                command = outgoing => match command {
+                    Some(frame) => {
+                        if welcomed && send_frame(&mut sink, &frame).await.is_err() {
+                            return welcomed;
+                        }
+                    }
+                    None => return welcomed,
+                },
+                _ = tick => {
+                    if js_sys::Date::now() - last_heard > DEAD_AFTER_MS {
+                        return welcomed;
+                    }
+                    if send_frame(&mut sink, &ClientFrame::Ping).await.is_err() {
+                        return welcomed;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn send_frame(
+        sink: &mut futures::stream::SplitSink<WebSocket, WsMessage>,
+        frame: &ClientFrame,
+    ) -> Result<(), ()> {
+        let text = serde_json::to_string(frame).map_err(|_| ())?;
+        sink.send(WsMessage::Text(text)).await.map_err(|_| ())
+    }
+
+    /// What to send after a (re)connect: resume the open channel, resend the outbox.
+    fn resume_frames(chat: Chat) -> Vec<ClientFrame> {
+        let mut frames = Vec::new();
+        chat.log.with_untracked(|log| {
+            if let Some(channel) = &log.channel {
+                frames.push(ClientFrame::Join {
+                    channel: channel.clone(),
+                    after: Some(log.last_seq),
+                });
+            }
+        });
+        chat.outbox.with_untracked(|outbox| {
+            for item in outbox.iter().filter(|o| o.failed.is_none() && !o.acked) {
+                frames.push(ClientFrame::Send {
+                    channel: item.channel.clone(),
+                    client_id: item.client_id.clone(),
+                    body: item.body.clone(),
+                });
+            }
+        });
+        frames
+    }
+
+    fn apply(chat: Chat, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Welcome { user, channels } => {
+                crate::client::remember_name(user.display_name.as_str());
+                chat.user.set(Some(user));
+                for channel in channels {
+                    chat.learn_channel(channel);
+                }
+            }
+            ServerFrame::ChannelCreated { channel } => chat.learn_channel(channel),
+            ServerFrame::Message(message) => {
+                if let Some(id) = &message.client_id {
+                    let mine = chat.user.with_untracked(|u| {
+                        u.as_ref().is_some_and(|u| u.display_name == message.author)
+                    });
+                    if mine {
+                        chat.outbox
+                            .update(|o| o.retain(|item| &item.client_id != id));
+                    }
+                }
+                chat.log.update(|log| {
+                    log.apply(message);
+                });
+            }
+            ServerFrame::Ack {
+                client_id,
+                channel,
+                seq,
+            } => {
+                // Keep the pending line until the message itself is shown,
+                // unless it will never be (another channel, or already here).
+                let shown = chat
+                    .log
+                    .with_untracked(|log| !log.shows(&channel) || log.last_seq >= seq);
+                chat.outbox.update(|o| {
+                    if shown {
+                        o.retain(|item| item.client_id != client_id);
+                    } else if let Some(item) = o.iter_mut().find(|item| item.client_id == client_id)
+                    {
+                        item.acked = true;
+                    }
+                });
+            }
+            ServerFrame::Reset { channel } => chat.log.update(|log| {
+                if log.shows(&channel) {
+                    log.reset();
+                }
+            }),
+            ServerFrame::Joined { channel, head } => chat.log.update(|log| {
+                if log.shows(&channel) && head > log.last_seq {
+                    log.last_seq = head;
+                }
+            }),
+            ServerFrame::Error(err) => {
+                let for_outbox = err.client_id.as_ref().is_some_and(|id| {
+                    chat.outbox
+                        .with_untracked(|o| o.iter().any(|item| item.client_id.as_str() == id))
+                });
+                if for_outbox {
+                    let id = err.client_id.clone().unwrap_or_default();
+                    let message = err.message.clone();
+                    chat.outbox.update(|o| {
+                        if let Some(item) = o.iter_mut().find(|item| item.client_id.as_str() == id)
+                        {
+                            item.failed = Some(message);
+                        }
+                    });
+                } else if err.code != ErrorCode::RateLimited {
+                    chat.notice.set(Some(err.message));
+                }
+            }
+            ServerFrame::Pong | ServerFrame::Unknown => {}
+        }
+    }
+}

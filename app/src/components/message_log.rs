@@ -1,0 +1,93 @@
+//! The message log (`role="log"` named "Messages"): the open channel's
+//! messages oldest first, then this user's unsent ones. It follows new
+//! messages while the reader is at the bottom and stays put when they have
+//! scrolled up, offering a jump back instead.
+
+use crate::components::message_item::{MessageItem, PendingItem};
+use crate::model::ChannelName;
+use crate::state::Chat;
+use leptos::html::Div;
+use leptos::prelude::*;
+
+/// How close to the bottom (in pixels) still counts as "at the bottom".
+const STICK_THRESHOLD_PX: i32 = 48;
+
+#[component]
+pub fn MessageLog(channel: ChannelName) -> impl IntoView {
+    let chat = Chat::expect();
+    let log_el = NodeRef::<Div>::new();
+    let at_bottom = RwSignal::new(true);
+    let unseen = RwSignal::new(false);
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = log_el.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        unseen.set(false);
+    };
+
+    // After every change to the log: follow it if the reader was at the bottom.
+    Effect::new(move |_| {
+        chat.log.with(|log| log.messages.len());
+        chat.outbox.with(Vec::len);
+        if at_bottom.get_untracked() {
+            scroll_to_bottom();
+        } else {
+            unseen.set(true);
+        }
+    });
+
+    let on_scroll = move |_| {
+        if let Some(el) = log_el.get_untracked() {
+            let bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+            let is_bottom = bottom <= STICK_THRESHOLD_PX;
+            at_bottom.set(is_bottom);
+            if is_bottom {
+                unseen.set(false);
+            }
+        }
+    };
+
+    let pending_channel = channel.clone();
+    let pending = Memo::new(move |_| {
+        chat.outbox.with(|o| {
+            o.iter()
+                .filter(|item| item.channel.key() == pending_channel.key())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+
+    view! {
+        <div class="log-wrap">
+            <div
+                class="log"
+                role="log"
+                aria-label="Messages"
+                aria-live="polite"
+                tabindex="0"
+                node_ref=log_el
+                on:scroll=on_scroll
+            >
+                <Show when=move || chat.log.with(|l| l.messages.is_empty()) && pending.with(Vec::is_empty)>
+                    <p class="log-empty">"No messages yet. Say hello!"</p>
+                </Show>
+                <For
+                    each=move || chat.log.with(|l| l.messages.clone())
+                    key=|m| m.seq
+                    children=move |message| view! { <MessageItem message/> }
+                />
+                <For
+                    each=move || pending.get()
+                    key=|o| (o.client_id.clone(), o.failed.clone())
+                    children=move |outgoing| view! { <PendingItem outgoing/> }
+                />
+            </div>
+            <Show when=move || unseen.get()>
+                <button type="button" class="jump" on:click=move |_| scroll_to_bottom()>
+                    "New messages below ↓"
+                </button>
+            </Show>
+        </div>
+    }
+}

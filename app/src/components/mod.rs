@@ -1,0 +1,13 @@
+//! UI components, one per file. They read and write the `Chat` context and
+//! call server functions; none of them holds chat state of its own beyond
+//! what a form field needs.
+
+pub mod channel_form;
+pub mod channel_list;
+pub mod composer;
+pub mod connection_status;
+pub mod message_item;
+pub mod message_log;
+pub mod name_prompt;
+pub mod sidebar;
+pub mod workspace;

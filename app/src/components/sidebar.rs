@@ -1,0 +1,65 @@
+//! The sidebar: who you are, the connection status, the channel list and the
+//! form to create a channel. On narrow screens it folds behind a toggle.
+
+use crate::components::{
+    channel_form::ChannelForm, channel_list::ChannelList, connection_status::ConnectionStatusLine,
+};
+use crate::state::Chat;
+use leptos::prelude::*;
+
+#[component]
+pub fn Sidebar() -> impl IntoView {
+    let chat = Chat::expect();
+    let open = RwSignal::new(false);
+    let name = move || {
+        chat.user.with(|u| {
+            u.as_ref()
+                .map(|u| u.display_name.to_string())
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <aside class="sidebar" class:open=move || open.get()>
+            <div class="sidebar-head">
+                <span class="brand">"Flack"</span>
+                <button
+                    type="button"
+                    class="menu-toggle"
+                    aria-controls="sidebar-body"
+                    aria-expanded=move || open.get().to_string()
+                    on:click=move |_| open.update(|o| *o = !*o)
+                >
+                    "Menu"
+                </button>
+            </div>
+            <div id="sidebar-body" class="sidebar-body" on:click=move |ev| {
+                // Following a channel link on a phone closes the menu.
+                if clicked_link(&ev) { open.set(false) }
+            }>
+                <p class="me">
+                    "Signed in as " <strong class="me-name">{name}</strong>
+                </p>
+                <ConnectionStatusLine/>
+                <ChannelList/>
+                <ChannelForm/>
+            </div>
+        </aside>
+    }
+}
+
+/// Whether a click landed on (or inside) a link.
+fn clicked_link(ev: &leptos::ev::MouseEvent) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        ev.target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|el| el.closest("a").ok().flatten())
+            .is_some()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        false
+    }
+}

@@ -1,0 +1,96 @@
+//! `ApiError`: the one error type that crosses the HTTP boundary of the
+//! server functions, as JSON `{"code": "...", "message": "..."}` with a
+//! matching 4xx/5xx status.
+//!
+//! Invariant: `message` is written for the person using the app; `code` is
+//! for programs, and the HTTP status follows from it (`http_status`; the
+//! server enforces this for every `/api` response, including errors that
+//! server_fn raises before our code runs, such as an undecodable body).
+
+use crate::model::InputError;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorCode {
+    /// A field broke its rule (DESIGN §7); the message names the rule.
+    InvalidInput,
+    /// The request itself was malformed (missing field, wrong type).
+    BadRequest,
+    /// The display name is taken (ignoring case and normalization).
+    NameTaken,
+    /// A channel with that name exists (ignoring case and normalization).
+    ChannelExists,
+    /// No valid session cookie: register first.
+    NotSignedIn,
+    UnknownChannel,
+    RateLimited,
+    /// The browser could not reach the server.
+    Unreachable,
+    Internal,
+}
+
+impl ApiErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidInput | Self::BadRequest => 400,
+            Self::NotSignedIn => 401,
+            Self::UnknownChannel => 404,
+            Self::NameTaken | Self::ChannelExists => 409,
+            Self::RateLimited => 429,
+            Self::Unreachable => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ApiErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ApiErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(err: InputError) -> Self {
+        Self::new(ApiErrorCode::InvalidInput, err.to_string())
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => Self::new(
+                ApiErrorCode::BadRequest,
+                format!("the request body is not what this endpoint takes: {e}"),
+            ),
+            // On the server, "deserialization" means the request body did not decode.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(e) => Self::new(
+                ApiErrorCode::BadRequest,
+                format!("the request body is not what this endpoint takes: {e}"),
+            ),
+            ServerFnErrorErr::Request(_) => Self::new(
+                ApiErrorCode::Unreachable,
+                "could not reach the server; check your connection and try again",
+            ),
+            other => Self::new(
+                ApiErrorCode::Internal,
+                format!("something went wrong: {other}"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The chat model shared by server and browser: validated names and bodies,
+//! channels, messages and timestamps.
+//!
+//! Invariant: a value of `DisplayName`, `ChannelName`, `MessageBody` or
+//! `ClientId` always satisfies its rule. The constructor (`parse`) is the only
+//! place each rule lives, and `serde` deserialization goes through it, so a
+//! value that crossed the wire is as trustworthy as one built locally.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+
+/// Longest display name, in Unicode scalar values, after trimming.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
+/// Longest channel name, in Unicode scalar values, after trimming.
+pub const CHANNEL_NAME_MAX_CHARS: usize = 80;
+/// Longest message body, in Unicode scalar values, after trimming trailing whitespace.
+pub const MESSAGE_BODY_MAX_CHARS: usize = 4000;
+/// Longest `client_id` a sender may choose (a UUID is 36).
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+/// How many of a channel's most recent messages the server keeps.
+pub const HISTORY_LEN: usize = 100;
+
+/// Why a piece of user input was refused. The `Display` text is shown to users
+/// as it is, so it names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is {got} characters long; the limit is {max}")]
+    TooLong {
+        field: &'static str,
+        got: usize,
+        max: usize,
+    },
+    #[error("{field} must not contain control characters")]
+    ControlCharacter { field: &'static str },
+    #[error("{field} must not contain invisible or text-direction characters")]
+    InvisibleCharacter { field: &'static str },
+    #[error("{field} must not contain '/'")]
+    Slash { field: &'static str },
+}
+
+/// Characters that are invisible or reorder text. They let two names look the
+/// same while differing, or make a name display as something else. The zero
+/// width joiner (U+200D) is allowed: emoji sequences need it.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180E}' | '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The rule shared by display names and channel names.
+fn parse_name(raw: &str, field: &'static str, max: usize) -> Result<String, InputError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(InputError::Empty { field });
+    }
+    let got = name.chars().count();
+    if got > max {
+        return Err(InputError::TooLong { field, got, max });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InputError::ControlCharacter { field });
+    }
+    if name.chars().any(is_invisible_or_bidi) {
+        return Err(InputError::InvisibleCharacter { field });
+    }
+    Ok(name.to_owned())
+}
+
+/// The form under which two names are "the same name": NFKC normalization and
+/// case folding (approximated by lower-casing between two normalizations), so
+/// `General`, `GENERAL` and `ｇｅｎｅｒａｌ` all clash.
+pub fn name_key(name: &str) -> String {
+    let folded: String = name.nfkc().collect::<String>().to_lowercase();
+    folded.nfkc().collect()
+}
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = InputError;
+            fn try_from(raw: String) -> Result<Self, InputError> {
+                Self::parse(&raw)
+            }
+        }
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A user's display name: 1–32 characters after trimming, no control,
+/// invisible or text-direction characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+string_newtype!(DisplayName);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        parse_name(raw, "display name", DISPLAY_NAME_MAX_CHARS).map(Self)
+    }
+    /// The key under which display names are unique.
+    pub fn key(&self) -> String {
+        name_key(&self.0)
+    }
+}
+
+/// A channel's name: 1–80 characters after trimming, no control, invisible or
+/// text-direction characters and no `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ChannelName(String);
+string_newtype!(ChannelName);
+
+impl ChannelName {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let field = "channel name";
+        let name = parse_name(raw, field, CHANNEL_NAME_MAX_CHARS)?;
+        if name.contains('/') {
+            return Err(InputError::Slash { field });
+        }
+        Ok(Self(name))
+    }
+    /// The key under which channel names are unique.
+    pub fn key(&self) -> String {
+        name_key(&self.0)
+    }
+    /// The path of this channel's page, `/c/<percent-encoded name>`.
+    pub fn path(&self) -> String {
+        format!(
+            "/c/{}",
+            percent_encoding::utf8_percent_encode(&self.0, percent_encoding::NON_ALPHANUMERIC)
+        )
+    }
+}
+
+/// A message's text: 1–4000 characters after trimming trailing whitespace.
+/// Newlines and tabs are kept (`\r\n` becomes `\n`); other control
+/// characters are refused. Leading whitespace is kept for indented code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageBody(String);
+string_newtype!(MessageBody);
+
+impl MessageBody {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let field = "message";
+        let body = raw.replace("\r\n", "\n");
+        let body = body.trim_end();
+        if body.is_empty() {
+            return Err(InputError::Empty { field });
+        }
+        let got = body.chars().count();
+        if got > MESSAGE_BODY_MAX_CHARS {
+            return Err(InputError::TooLong {
+                field,
+                got,
+                max: MESSAGE_BODY_MAX_CHARS,
+            });
+        }
+        if body
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(InputError::ControlCharacter { field });
+        }
+        Ok(Self(body.to_owned()))
+    }
+}
+
+/// The sender's id for one message, making a send idempotent: 1–64
+/// characters, no control characters. Browsers use a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+string_newtype!(ClientId);
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let field = "client_id";
+        if raw.is_empty() {
+            return Err(InputError::Empty { field });
+        }
+        let got = raw.chars().count();
+        if got > CLIENT_ID_MAX_CHARS {
+            return Err(InputError::TooLong {
+                field,
+                got,
+                max: CLIENT_ID_MAX_CHARS,
+            });
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(InputError::ControlCharacter { field });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    /// A fresh random id (UUID v4).
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+/// A point in time as the server saw it, on the wire as RFC 3339 UTC with
+/// milliseconds (`2026-11-25T12:00:00.123Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&raw)
+            .map(|at| Self(at.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who a user is, as everyone may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub user_id: String,
+    pub display_name: DisplayName,
+}
+
+/// A channel as listed to everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub name: ChannelName,
+    pub created_by: DisplayName,
+    pub created_at: Timestamp,
+}
+
+/// One message in a channel. `seq`, `author` and `sent_at` are the server's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub channel: ChannelName,
+    pub seq: u64,
+    pub author: DisplayName,
+    pub body: MessageBody,
+    pub sent_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientId>,
+}
+
+/// A channel's recent history: its most recent messages (at most
+/// `HISTORY_LEN`, oldest first) and `head`, the `seq` of its latest event
+/// (0 when nothing happened yet). Joining with `after = head` continues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelHistory {
+    pub channel: Channel,
+    pub head: u64,
+    pub messages: Vec<Message>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed() {
+        assert_eq!(DisplayName::parse("  alice \t").unwrap().as_str(), "alice");
+    }
+
+    #[test]
+    fn empty_and_whitespace_only_names_are_rejected() {
+        for raw in ["", "   ", "\t\n"] {
+            assert_eq!(
+                DisplayName::parse(raw),
+                Err(InputError::Empty {
+                    field: "display name"
+                })
+            );
+            assert!(matches!(
+                ChannelName::parse(raw),
+                Err(InputError::Empty { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_display_name_of_32_characters_is_accepted_and_33_rejected() {
+        assert!(DisplayName::parse(&"é".repeat(32)).is_ok());
+        assert_eq!(
+            DisplayName::parse(&"é".repeat(33)),
+            Err(InputError::TooLong {
+                field: "display name",
+                got: 33,
+                max: 32
+            })
+        );
+    }
+
+    #[test]
+    fn a_channel_name_of_80_characters_is_accepted_and_81_rejected() {
+        assert!(ChannelName::parse(&"🦀".repeat(80)).is_ok());
+        assert!(matches!(
+            ChannelName::parse(&"a".repeat(81)),
+            Err(InputError::TooLong { got: 81, .. })
+        ));
+    }
+
+    #[test]
+    fn control_characters_in_names_are_rejected() {
+        assert!(matches!(
+            DisplayName::parse("al\u{7}ice"),
+            Err(InputError::ControlCharacter { .. })
+        ));
+        assert!(matches!(
+            ChannelName::parse("gen\neral"),
+            Err(InputError::ControlCharacter { .. })
+        ));
+    }
+
+    #[test]
+    fn invisible_and_bidi_override_characters_in_names_are_rejected() {
+        for raw in ["ad\u{202E}min", "a\u{200B}b", "\u{FEFF}x", "x\u{2066}y"] {
+            assert!(
+                matches!(
+                    DisplayName::parse(raw),
+                    Err(InputError::InvisibleCharacter { .. })
+                ),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn emoji_with_zero_width_joiners_are_valid_channel_names() {
+        let family = "👨\u{200D}👩\u{200D}👧 family";
+        assert_eq!(ChannelName::parse(family).unwrap().as_str(), family);
+    }
+
+    #[test]
+    fn channel_names_with_a_slash_are_rejected() {
+        assert_eq!(
+            ChannelName::parse("a/b"),
+            Err(InputError::Slash {
+                field: "channel name"
+            })
+        );
+    }
+
+    #[test]
+    fn names_differing_by_case_or_normalization_share_a_key() {
+        let a = ChannelName::parse("General").unwrap();
+        let b = ChannelName::parse("gENERAL").unwrap();
+        let c = ChannelName::parse("ｇｅｎｅｒａｌ").unwrap();
+        assert_eq!(a.key(), b.key());
+        assert_eq!(a.key(), c.key());
+        assert_ne!(a.key(), ChannelName::parse("random").unwrap().key());
+        assert_eq!(
+            DisplayName::parse("Ｂｏｂ").unwrap().key(),
+            DisplayName::parse("bob").unwrap().key()
+        );
+    }
+
+    #[test]
+    fn channel_paths_are_percent_encoded() {
+        assert_eq!(
+            ChannelName::parse("café ☕").unwrap().path(),
+            "/c/caf%C3%A9%20%E2%98%95"
+        );
+    }
+
+    #[test]
+    fn message_bodies_lose_trailing_whitespace_only() {
+        let body = MessageBody::parse("  indented\r\nline  \n\n ").unwrap();
+        assert_eq!(body.as_str(), "  indented\nline");
+    }
+
+    #[test]
+    fn whitespace_only_messages_are_rejected() {
+        assert_eq!(
+            MessageBody::parse(" \n\t "),
+            Err(InputError::Empty { field: "message" })
+        );
+    }
+
+    #[test]
+    fn a_message_of_4000_characters_is_accepted_and_4001_rejected() {
+        assert!(MessageBody::parse(&"x".repeat(4000)).is_ok());
+        assert_eq!(
+            MessageBody::parse(&"x".repeat(4001)),
+            Err(InputError::TooLong {
+                field: "message",
+                got: 4001,
+                max: 4000
+            })
+        );
+    }
+
+    #[test]
+    fn control_characters_other_than_newline_and_tab_are_rejected_in_messages() {
+        assert!(MessageBody::parse("a\tb\nc").is_ok());
+        assert!(matches!(
+            MessageBody::parse("a\u{0}b"),
+            Err(InputError::ControlCharacter { .. })
+        ));
+    }
+
+    #[test]
+    fn deserializing_goes_through_validation() {
+        let err = serde_json::from_str::<DisplayName>("\"   \"").unwrap_err();
+        assert!(err.to_string().contains("display name must not be empty"));
+        let ok: ChannelName = serde_json::from_str("\" general \"").unwrap();
+        assert_eq!(ok.as_str(), "general");
+    }
+
+    #[test]
+    fn client_ids_are_bounded() {
+        assert!(ClientId::parse(&ClientId::random().to_string()).is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn timestamps_travel_as_rfc3339_utc_with_milliseconds() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456+01:00").unwrap();
+        let ts = Timestamp::from_datetime(at.with_timezone(&Utc));
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, "\"2026-11-25T11:00:00.123Z\"");
+        let back: Timestamp = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_rfc3339(), "2026-11-25T11:00:00.123Z");
+    }
+}

@@ -1,0 +1,33 @@
+//! `/`: reopens the channel the user was in last time (remembered in
+//! localStorage), or invites them to pick or create one.
+
+use crate::client;
+use crate::state::Chat;
+use leptos::prelude::*;
+use leptos_router::{hooks::use_navigate, NavigateOptions};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let chat = Chat::expect();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if !chat.hydrated.get() {
+            return;
+        }
+        if let Some(channel) = client::remembered_channel() {
+            navigate(
+                &channel.path(),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    view! {
+        <section class="empty-pane">
+            <h1>"Welcome to Flack"</h1>
+            <p>"Pick a channel from the list, or create one to start talking."</p>
+        </section>
+    }
+}

@@ -1,0 +1,5 @@
+//! Route components: `/` (home), `/c/:channel` (a channel), and the 404 page.
+
+pub mod channel;
+pub mod home;
+pub mod not_found;

@@ -1,0 +1,338 @@
+//! The WebSocket wire contract (docs/PROTOCOL.md): JSON text frames tagged by
+//! `"type"`, `ClientFrame` from browser to server and `ServerFrame` back.
+//!
+//! Invariant: decoding a client frame never panics and every refusal says
+//! what was wrong with an `ErrorCode`; a refused `send` still reports the
+//! `client_id` it carried when one can be read, so the sender can match it.
+
+use crate::model::{Channel, ChannelName, ClientId, Message, MessageBody, UserInfo};
+use serde::{Deserialize, Serialize};
+
+/// Largest WebSocket message the server accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A frame from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// View a channel: the events after `after` (or the recent history), then live.
+    Join {
+        channel: ChannelName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    /// Post a message; `client_id` makes retries idempotent.
+    Send {
+        channel: ChannelName,
+        client_id: ClientId,
+        body: MessageBody,
+    },
+    /// Application-level heartbeat; answered with `pong`.
+    Ping,
+}
+
+/// Machine-readable reason of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not JSON (or not UTF-8 text).
+    BadJson,
+    /// The frame's `type` is missing or not one the server knows.
+    UnknownType,
+    /// A known frame with missing, extra or invalid fields.
+    InvalidFrame,
+    /// The frame is larger than `MAX_FRAME_BYTES`.
+    FrameTooLarge,
+    /// Binary frames are not part of the protocol.
+    BinaryNotSupported,
+    /// No channel has that name.
+    UnknownChannel,
+    /// Too many requests; `retry_after_ms` says when to try again.
+    RateLimited,
+    /// The same `client_id` was used for a different message.
+    ClientIdReused,
+    /// Something failed inside the server; nothing was stored.
+    Internal,
+    /// A code this client does not know (newer server).
+    #[serde(other)]
+    Other,
+}
+
+/// The body of an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorFrame {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            client_id: None,
+            channel: None,
+            retry_after_ms: None,
+        }
+    }
+}
+
+/// A frame from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection: who you are and every channel.
+    Welcome {
+        user: UserInfo,
+        channels: Vec<Channel>,
+    },
+    /// The client's `after` is older than what the server holds: drop the
+    /// view of `channel`; the recent history follows.
+    Reset {
+        channel: ChannelName,
+    },
+    /// End of a `join`'s backlog; `head` is the channel's latest `seq`.
+    Joined {
+        channel: ChannelName,
+        head: u64,
+    },
+    Message(Message),
+    /// The sender's message is stored with this `seq`.
+    Ack {
+        client_id: ClientId,
+        channel: ChannelName,
+        seq: u64,
+    },
+    Error(ErrorFrame),
+    /// Someone created a channel.
+    ChannelCreated {
+        channel: Channel,
+    },
+    Pong,
+    /// A frame type this client does not know: ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ServerFrame {
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys,
+        // no fallible `Serialize` impls.
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
+    }
+}
+
+/// Decodes one text frame from a client. On failure the `ErrorFrame` carries
+/// the frame's `client_id` and `channel` when they can be read.
+pub fn decode_client_frame(text: &str) -> Result<ClientFrame, ErrorFrame> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(ErrorFrame::new(
+            ErrorCode::FrameTooLarge,
+            format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ErrorFrame::new(ErrorCode::BadJson, format!("frame is not valid JSON: {e}"))
+    })?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let with_context = |mut err: ErrorFrame| {
+        err.client_id = field("client_id");
+        err.channel = field("channel");
+        err
+    };
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("join" | "send" | "ping") => {}
+        Some(other) => {
+            return Err(with_context(ErrorFrame::new(
+                ErrorCode::UnknownType,
+                format!("unknown frame type {other:?}"),
+            )))
+        }
+        None => {
+            return Err(with_context(ErrorFrame::new(
+                ErrorCode::UnknownType,
+                "frame has no string \"type\" field",
+            )))
+        }
+    }
+    ClientFrame::deserialize(&value).map_err(|e| {
+        with_context(ErrorFrame::new(
+            ErrorCode::InvalidFrame,
+            format!("invalid frame: {e}"),
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DisplayName, Timestamp};
+
+    fn json(frame: &ServerFrame) -> serde_json::Value {
+        serde_json::from_str(&frame.to_json()).unwrap()
+    }
+
+    #[test]
+    fn join_frames_decode_with_and_without_after() {
+        assert_eq!(
+            decode_client_frame(r#"{"type":"join","channel":"general","after":42}"#).unwrap(),
+            ClientFrame::Join {
+                channel: ChannelName::parse("general").unwrap(),
+                after: Some(42)
+            }
+        );
+        assert_eq!(
+            decode_client_frame(r#"{"type":"join","channel":"general"}"#).unwrap(),
+            ClientFrame::Join {
+                channel: ChannelName::parse("general").unwrap(),
+                after: None
+            }
+        );
+    }
+
+    #[test]
+    fn send_frames_decode() {
+        let frame = decode_client_frame(
+            r#"{"type":"send","channel":"general","client_id":"c1","body":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Send {
+                channel: ChannelName::parse("general").unwrap(),
+                client_id: ClientId::parse("c1").unwrap(),
+                body: MessageBody::parse("hi").unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frame = ClientFrame::Send {
+            channel: ChannelName::parse("général").unwrap(),
+            client_id: ClientId::random(),
+            body: MessageBody::parse("<b>x</b>").unwrap(),
+        };
+        let text = serde_json::to_string(&frame).unwrap();
+        assert_eq!(decode_client_frame(&text).unwrap(), frame);
+    }
+
+    #[test]
+    fn malformed_json_is_bad_json() {
+        assert_eq!(
+            decode_client_frame("{nope").unwrap_err().code,
+            ErrorCode::BadJson
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_types_are_reported() {
+        assert_eq!(
+            decode_client_frame(r#"{"type":"dance"}"#).unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode_client_frame("{}").unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode_client_frame("[1,2]").unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+    }
+
+    #[test]
+    fn an_invalid_send_keeps_its_client_id_and_says_why() {
+        let body = "x".repeat(4001);
+        let text =
+            format!(r#"{{"type":"send","channel":"general","client_id":"c9","body":"{body}"}}"#);
+        let err = decode_client_frame(&text).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidFrame);
+        assert_eq!(err.client_id.as_deref(), Some("c9"));
+        assert!(err.message.contains("4001 characters"), "{}", err.message);
+    }
+
+    #[test]
+    fn missing_fields_and_forged_authors_are_invalid() {
+        let missing = decode_client_frame(r#"{"type":"send","channel":"general","body":"x"}"#);
+        assert_eq!(missing.unwrap_err().code, ErrorCode::InvalidFrame);
+        let forged = decode_client_frame(
+            r#"{"type":"send","channel":"g","client_id":"c","body":"x","author":"bob"}"#,
+        );
+        assert_eq!(forged.unwrap_err().code, ErrorCode::InvalidFrame);
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_parsing() {
+        let text = " ".repeat(MAX_FRAME_BYTES + 1);
+        assert_eq!(
+            decode_client_frame(&text).unwrap_err().code,
+            ErrorCode::FrameTooLarge
+        );
+    }
+
+    #[test]
+    fn message_frames_have_the_documented_shape() {
+        let frame = ServerFrame::Message(Message {
+            channel: ChannelName::parse("general").unwrap(),
+            seq: 43,
+            author: DisplayName::parse("alice").unwrap(),
+            body: MessageBody::parse("hi").unwrap(),
+            sent_at: serde_json::from_str("\"2026-11-25T12:00:00.123Z\"").unwrap(),
+            client_id: Some(ClientId::parse("c1").unwrap()),
+        });
+        assert_eq!(
+            json(&frame),
+            serde_json::json!({"type":"message","channel":"general","seq":43,"author":"alice",
+                "body":"hi","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c1"})
+        );
+    }
+
+    #[test]
+    fn error_frames_omit_absent_fields() {
+        let frame = ServerFrame::Error(ErrorFrame::new(
+            ErrorCode::UnknownChannel,
+            "no such channel",
+        ));
+        assert_eq!(
+            json(&frame),
+            serde_json::json!({"type":"error","code":"unknown_channel","message":"no such channel"})
+        );
+    }
+
+    #[test]
+    fn clients_ignore_unknown_server_frames_and_codes() {
+        let frame: ServerFrame = serde_json::from_str(r#"{"type":"typing","who":"bob"}"#).unwrap();
+        assert_eq!(frame, ServerFrame::Unknown);
+        let frame: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();
+        assert!(matches!(
+            frame,
+            ServerFrame::Error(ErrorFrame {
+                code: ErrorCode::Other,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frame = ServerFrame::ChannelCreated {
+            channel: Channel {
+                name: ChannelName::parse("random").unwrap(),
+                created_by: DisplayName::parse("bob").unwrap(),
+                created_at: serde_json::from_str::<Timestamp>("\"2026-11-25T12:00:00.123Z\"")
+                    .unwrap(),
+            },
+        };
+        let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(back, frame);
+    }
+}

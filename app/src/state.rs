@@ -1,0 +1,271 @@
+//! `Chat`: the browser's view of the chat, one reactive handle (all signals,
+//! so it is `Copy`) provided as context by `App` and shared by every
+//! component.
+//!
+//! Invariant: the message log only ever grows by frames whose `seq` is
+//! greater than the last one applied for the shown channel, so a message is
+//! never shown twice, whatever the socket replays. Only the socket module and
+//! the channel page write the log.
+
+use crate::model::{
+    Channel, ChannelHistory, ChannelName, ClientId, Message, MessageBody, UserInfo,
+};
+use leptos::prelude::*;
+
+/// How many messages the browser keeps for the open channel while it stays
+/// open (the server keeps `HISTORY_LEN`; a long session may show more).
+pub const CLIENT_LOG_MAX: usize = 500;
+
+/// localStorage key of the remembered display name.
+pub const STORAGE_DISPLAY_NAME: &str = "flack.display_name";
+/// localStorage key of the channel the user was last in.
+pub const STORAGE_CHANNEL: &str = "flack.channel";
+
+/// What the connection-status element says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// Not started: nobody is signed in yet, or still hydrating.
+    Idle,
+    Connecting,
+    Connected,
+    /// The link dropped; the next try is in `retry_in_secs`.
+    Reconnecting {
+        retry_in_secs: u32,
+    },
+    /// The browser says there is no network.
+    Offline,
+}
+
+impl ConnectionStatus {
+    pub fn label(&self) -> String {
+        match self {
+            Self::Idle => "Not connected".into(),
+            Self::Connecting => "Connecting…".into(),
+            Self::Connected => "Connected".into(),
+            Self::Reconnecting { retry_in_secs } => {
+                format!("Reconnecting (next try in {retry_in_secs} s)…")
+            }
+            Self::Offline => "Offline: messages will be sent when you are back".into(),
+        }
+    }
+}
+
+/// The open channel's messages as far as this tab has applied them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelLog {
+    pub channel: Option<ChannelName>,
+    pub messages: Vec<Message>,
+    /// The `seq` of the last event applied; the socket resumes after it.
+    pub last_seq: u64,
+}
+
+impl ChannelLog {
+    pub fn from_history(history: ChannelHistory) -> Self {
+        let last_seq = history
+            .messages
+            .last()
+            .map_or(history.head, |m| m.seq.max(history.head));
+        Self {
+            channel: Some(history.channel.name),
+            messages: history.messages,
+            last_seq,
+        }
+    }
+
+    pub fn shows(&self, channel: &ChannelName) -> bool {
+        self.channel
+            .as_ref()
+            .is_some_and(|c| c.key() == channel.key())
+    }
+
+    /// Applies a message if it belongs to this log and is new; returns whether it did.
+    pub fn apply(&mut self, message: Message) -> bool {
+        if !self.shows(&message.channel) || message.seq <= self.last_seq {
+            return false;
+        }
+        self.last_seq = message.seq;
+        self.messages.push(message);
+        if self.messages.len() > CLIENT_LOG_MAX {
+            let excess = self.messages.len() - CLIENT_LOG_MAX;
+            self.messages.drain(..excess);
+        }
+        true
+    }
+
+    /// Forgets what was shown; the server's recent history follows.
+    pub fn reset(&mut self) {
+        self.messages.clear();
+        self.last_seq = 0;
+    }
+}
+
+/// A message the user sent that the server has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub channel: ChannelName,
+    pub client_id: ClientId,
+    pub body: MessageBody,
+    /// Why the server refused it; a refused message waits for retry or discard.
+    pub failed: Option<String>,
+    /// Stored by the server; shown as pending until its `message` frame arrives.
+    pub acked: bool,
+}
+
+#[derive(Clone, Copy)]
+pub struct Chat {
+    /// True once the WASM app has hydrated; forms are disabled before.
+    pub hydrated: RwSignal<bool>,
+    /// The signed-in user, once known in this tab (the server render knows it
+    /// from the cookie through `App`'s resource).
+    pub user: RwSignal<Option<UserInfo>>,
+    /// Channels learned live (welcome, channel_created, own creations).
+    pub channels: RwSignal<Vec<Channel>>,
+    pub status: RwSignal<ConnectionStatus>,
+    pub log: RwSignal<ChannelLog>,
+    pub outbox: RwSignal<Vec<Outgoing>>,
+    /// A problem not tied to one field (shown in the workspace's alert).
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl Chat {
+    pub fn new() -> Self {
+        Self {
+            hydrated: RwSignal::new(false),
+            user: RwSignal::new(None),
+            channels: RwSignal::new(Vec::new()),
+            status: RwSignal::new(ConnectionStatus::Idle),
+            log: RwSignal::new(ChannelLog::default()),
+            outbox: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+        }
+    }
+
+    pub fn expect() -> Self {
+        expect_context::<Self>()
+    }
+
+    /// Adds a channel to the live list unless one with its key is there.
+    pub fn learn_channel(&self, channel: Channel) {
+        self.channels.update(|list| {
+            if !list.iter().any(|c| c.name.key() == channel.name.key()) {
+                list.push(channel);
+            }
+        });
+    }
+
+    /// Shows `history` as the open channel and subscribes to what follows it.
+    pub fn open_channel(&self, history: ChannelHistory) {
+        let channel = history.channel.name.clone();
+        self.learn_channel(history.channel.clone());
+        let log = ChannelLog::from_history(history);
+        let after = log.last_seq;
+        self.log.set(log);
+        crate::client::remember_channel(&channel);
+        crate::client::socket::join(channel, Some(after));
+    }
+
+    /// Queues a message; it shows as pending until the server acknowledges it.
+    pub fn send(&self, channel: ChannelName, body: MessageBody) {
+        let outgoing = Outgoing {
+            channel,
+            client_id: ClientId::random(),
+            body,
+            failed: None,
+            acked: false,
+        };
+        self.outbox.update(|outbox| outbox.push(outgoing.clone()));
+        crate::client::socket::send(outgoing);
+    }
+
+    /// Sends a refused message again with its original `client_id`.
+    pub fn retry(&self, client_id: &ClientId) {
+        let mut again = None;
+        self.outbox.update(|outbox| {
+            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
+                item.failed = None;
+                again = Some(item.clone());
+            }
+        });
+        if let Some(item) = again {
+            crate::client::socket::send(item);
+        }
+    }
+
+    pub fn discard(&self, client_id: &ClientId) {
+        self.outbox
+            .update(|outbox| outbox.retain(|o| &o.client_id != client_id));
+    }
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DisplayName, Timestamp};
+
+    fn message(channel: &str, seq: u64) -> Message {
+        Message {
+            channel: ChannelName::parse(channel).unwrap(),
+            seq,
+            author: DisplayName::parse("alice").unwrap(),
+            body: MessageBody::parse("hi").unwrap(),
+            sent_at: Timestamp::from_datetime(chrono::Utc::now()),
+            client_id: None,
+        }
+    }
+
+    fn log_of(channel: &str) -> ChannelLog {
+        ChannelLog {
+            channel: Some(ChannelName::parse(channel).unwrap()),
+            ..ChannelLog::default()
+        }
+    }
+
+    #[test]
+    fn a_replayed_message_is_applied_once() {
+        let mut log = log_of("general");
+        assert!(log.apply(message("general", 1)));
+        assert!(log.apply(message("general", 2)));
+        assert!(!log.apply(message("general", 2)));
+        assert!(!log.apply(message("general", 1)));
+        assert_eq!(log.messages.len(), 2);
+        assert_eq!(log.last_seq, 2);
+    }
+
+    #[test]
+    fn messages_of_another_channel_are_ignored() {
+        let mut log = log_of("general");
+        assert!(!log.apply(message("random", 5)));
+        assert!(log.messages.is_empty());
+    }
+
+    #[test]
+    fn channel_names_match_ignoring_case() {
+        let mut log = log_of("General");
+        assert!(log.apply(message("general", 1)));
+    }
+
+    #[test]
+    fn the_client_log_is_bounded() {
+        let mut log = log_of("general");
+        for seq in 1..=(CLIENT_LOG_MAX as u64 + 10) {
+            log.apply(message("general", seq));
+        }
+        assert_eq!(log.messages.len(), CLIENT_LOG_MAX);
+        assert_eq!(log.messages[0].seq, 11);
+    }
+
+    #[test]
+    fn a_reset_empties_the_log_so_history_can_replace_it() {
+        let mut log = log_of("general");
+        log.apply(message("general", 7));
+        log.reset();
+        assert!(log.messages.is_empty());
+        assert!(log.apply(message("general", 3)));
+    }
+}

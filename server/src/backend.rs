@@ -1,0 +1,73 @@
+//! The adapter through which the server functions in `app` reach the hub:
+//! `impl app::api::ChatBackend`. It turns cookies into users and hub errors
+//! into `ApiError`s; the rules themselves live in the hub.
+
+use crate::hub::{Hub, HubError};
+use crate::identity::session_from_headers;
+use app::api::ChatBackend;
+use app::error::{ApiError, ApiErrorCode};
+use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, UserInfo};
+
+#[derive(Clone)]
+pub struct HubBackend {
+    pub hub: Hub,
+    pub secure_cookies: bool,
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        let code = match err {
+            HubError::NameTaken(_) => ApiErrorCode::NameTaken,
+            HubError::ChannelExists(_) => ApiErrorCode::ChannelExists,
+            HubError::UnknownChannel(_) => ApiErrorCode::UnknownChannel,
+            HubError::UnknownUser => ApiErrorCode::NotSignedIn,
+        };
+        ApiError::new(code, err.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatBackend for HubBackend {
+    async fn register(
+        &self,
+        headers: &http::HeaderMap,
+        name: DisplayName,
+    ) -> Result<(UserInfo, http::HeaderValue), ApiError> {
+        let current = session_from_headers(headers);
+        let (user, token) = self.hub.register(name, current.as_ref())?;
+        let cookie =
+            http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).map_err(|_| {
+                ApiError::new(ApiErrorCode::Internal, "could not build the session cookie")
+            })?;
+        tracing::info!(user = %user.display_name, "registered");
+        Ok((user, cookie))
+    }
+
+    async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {
+        self.hub.user_by_session(&session_from_headers(headers)?)
+    }
+
+    async fn create_channel(
+        &self,
+        headers: &http::HeaderMap,
+        name: ChannelName,
+    ) -> Result<Channel, ApiError> {
+        let user = self.current_user(headers).await.ok_or_else(|| {
+            ApiError::new(
+                ApiErrorCode::NotSignedIn,
+                "choose a display name before creating a channel",
+            )
+        })?;
+        let channel = self.hub.create_channel(&user, name)?;
+        tracing::info!(channel = %channel.name, by = %user.display_name, "channel created");
+        Ok(channel)
+    }
+
+    async fn channels(&self) -> Vec<Channel> {
+        self.hub.channels()
+    }
+
+    async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError> {
+        Ok(self.hub.history(name)?)
+    }
+}

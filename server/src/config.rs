@@ -1,0 +1,94 @@
+//! The server's command line. Every limit is a named flag with an
+//! environment variable, so operators (and tests) can tighten or relax it.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flack: a real-time chat server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "flack", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port (printed at start).
+    /// Defaults to LEPTOS_SITE_ADDR, then 127.0.0.1:3000.
+    #[arg(long, env = "FLACK_ADDR")]
+    pub addr: Option<SocketAddr>,
+
+    /// Folder holding the built site (`pkg/` with the WASM, JS and CSS).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Log filter, e.g. `info`, `debug`, `server=debug,tower_http=info`.
+    #[arg(long, env = "FLACK_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "FLACK_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Another origin (scheme://host:port) allowed to open the WebSocket,
+    /// besides the server's own. Repeatable.
+    #[arg(
+        long = "allowed-origin",
+        env = "FLACK_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    #[arg(long, env = "FLACK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, env = "FLACK_MAX_FRAME_BYTES", default_value_t = app::protocol::MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+
+    /// Events buffered per channel for live viewers before a slow viewer
+    /// must catch up from history.
+    #[arg(long, env = "FLACK_LIVE_QUEUE", default_value_t = 1024)]
+    pub live_queue: usize,
+
+    /// Recent `client_id`s remembered per user for idempotent sends.
+    #[arg(long, env = "FLACK_IDEMPOTENCY_WINDOW", default_value_t = 1000)]
+    pub idempotency_window: usize,
+
+    /// Seconds between server pings on a WebSocket.
+    #[arg(long, env = "FLACK_PING_INTERVAL_SECS", default_value_t = 20)]
+    pub ping_interval_secs: u64,
+
+    /// A WebSocket silent for this many seconds is closed as dead.
+    #[arg(long, env = "FLACK_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// A client that cannot take a frame within this many seconds is
+    /// disconnected (it resumes when it comes back).
+    #[arg(long, env = "FLACK_WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub write_timeout_secs: u64,
+
+    /// Seconds to wait for connections to finish on shutdown.
+    #[arg(long, env = "FLACK_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs.max(1))
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Defaults for tests and embedding: port 0 on loopback.
+    pub fn for_tests() -> Self {
+        let mut config = Self::parse_from(["flack"]);
+        config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config
+    }
+}

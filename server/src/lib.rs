@@ -1,0 +1,24 @@
+//! `server`: the Flack server, an axum app that serves the Leptos pages and
+//! server functions, the `/ws` WebSocket and the built site.
+//!
+//! - `config`: the command line; every limit is a flag;
+//! - `hub`: the one owner of chat state (users, sessions, channels, messages);
+//! - `identity`: session tokens and the cookie;
+//! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
+//! - `session`: one WebSocket connection;
+//! - `startup`: the router, the listener, graceful shutdown;
+//! - `shutdown`: the Ctrl-C / SIGTERM signal.
+//!
+//! Invariant: only the hub mutates chat state; everything else holds a
+//! `Hub` handle and calls it without holding any lock across `.await`.
+
+pub mod backend;
+pub mod config;
+pub mod hub;
+pub mod identity;
+pub mod session;
+pub mod shutdown;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::{Application, StartupError};

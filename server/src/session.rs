@@ -1,0 +1,320 @@
+//! One WebSocket connection of one signed-in user: decodes client frames,
+//! asks the hub to act, and writes the channel it views, live.
+//!
+//! Invariants:
+//! - The connection holds no chat state; it holds a position (`last_seq` of
+//!   the viewed channel) and the hub's receivers. Memory per connection is
+//!   one task, one small read buffer and two receivers.
+//! - A frame with `seq <= last_seq` is never written, so replays after a lag
+//!   or a rejoin never duplicate a message.
+//! - A viewer that lags behind the channel's live queue is caught up from the
+//!   hub's ring (or reset), never silently skipped.
+//! - A client that does not take a frame within the write timeout, or stays
+//!   silent past the idle timeout, is disconnected; it resumes on reconnect.
+//! - Nothing a client sends can end the server; bad frames get `error` frames.
+
+use crate::hub::{Event, Hub, HubError, Joined};
+use app::model::{ChannelName, UserInfo};
+use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Close code sent when the server shuts down (RFC 6455 "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a message over the size limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a client that is too slow or silent (policy violation).
+pub const CLOSE_POLICY: u16 = 1008;
+
+/// Per-connection timing settings.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+}
+
+/// Why a session ended (for the log).
+#[derive(Debug, thiserror::Error)]
+enum Ended {
+    #[error("client closed the connection")]
+    ClientClosed,
+    #[error("server is shutting down")]
+    Shutdown,
+    #[error("client did not take a frame within the write timeout")]
+    WriteTimeout,
+    #[error("client was silent past the idle timeout")]
+    Idle,
+    #[error("transport error: {0}")]
+    Transport(String),
+}
+
+/// The channel a connection views.
+struct Viewing {
+    channel: ChannelName,
+    last_seq: u64,
+    live: broadcast::Receiver<Arc<Event>>,
+}
+
+struct Session<S> {
+    socket: S,
+    hub: Hub,
+    user: UserInfo,
+    settings: SessionSettings,
+    viewing: Option<Viewing>,
+    last_heard: Instant,
+}
+
+/// Runs one connection until the client leaves, misbehaves past its limits,
+/// or `shutdown` is cancelled (then it closes with 1001 "going away").
+pub async fn run<S>(
+    socket: S,
+    hub: Hub,
+    user: UserInfo,
+    settings: SessionSettings,
+    shutdown: CancellationToken,
+) where
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
+    <S as Sink<WsMessage>>::Error: std::fmt::Display,
+{
+    let mut session = Session {
+        socket,
+        hub,
+        user,
+        settings,
+        viewing: None,
+        last_heard: Instant::now(),
+    };
+    let ended = session.serve(&shutdown).await;
+    let name = session.user.display_name.clone();
+    match &ended {
+        Ok(()) | Err(Ended::ClientClosed) => tracing::debug!(user = %name, "connection closed"),
+        Err(e) => tracing::info!(user = %name, reason = %e, "connection ended"),
+    }
+    let close = match ended {
+        Err(Ended::Shutdown) => Some((CLOSE_GOING_AWAY, "server is shutting down")),
+        Err(Ended::WriteTimeout) => Some((CLOSE_POLICY, "too slow: reconnect to resume")),
+        Err(Ended::Idle) => Some((CLOSE_POLICY, "no heartbeat: reconnect to resume")),
+        _ => None,
+    };
+    if let Some((code, reason)) = close {
+        let frame = WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let _ = timeout(session.settings.write_timeout, session.socket.send(frame)).await;
+    }
+}
+
+/// Waits for the viewed channel's next event; never resolves when none is viewed.
+async fn next_event(viewing: &mut Option<Viewing>) -> Result<Arc<Event>, RecvError> {
+    match viewing {
+        Some(v) => v.live.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S> Session<S>
+where
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
+    <S as Sink<WsMessage>>::Error: std::fmt::Display,
+{
+    async fn serve(&mut self, shutdown: &CancellationToken) -> Result<(), Ended> {
+        let mut lobby = self.hub.subscribe_lobby();
+        let welcome = ServerFrame::Welcome {
+            user: self.user.clone(),
+            channels: self.hub.channels(),
+        };
+        self.send_frame(&welcome).await?;
+        let mut heartbeat = tokio::time::interval(self.settings.ping_interval);
+        heartbeat.tick().await;
+
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(Ended::Shutdown),
+                incoming = self.socket.next() => match incoming {
+                    None => return Err(Ended::ClientClosed),
+                    Some(Err(e)) => return self.transport_error(e).await,
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.on_message(message).await?;
+                    }
+                },
+                event = next_event(&mut self.viewing) => self.on_event(event).await?,
+                created = lobby.recv() => match created {
+                    Ok(frame) => self.send_text(frame).await?,
+                    Err(RecvError::Lagged(_)) => {
+                        // Missed some creations: send them all again (clients dedupe).
+                        for channel in self.hub.channels() {
+                            self.send_frame(&ServerFrame::ChannelCreated { channel }).await?;
+                        }
+                    }
+                    Err(RecvError::Closed) => return Err(Ended::Shutdown),
+                },
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > self.settings.idle_timeout {
+                        return Err(Ended::Idle);
+                    }
+                    self.send(WsMessage::Ping(Default::default())).await?;
+                }
+            }
+        }
+    }
+
+    async fn transport_error(&mut self, e: axum::Error) -> Result<(), Ended> {
+        let text = e.to_string();
+        // tungstenite reports an oversized message as a capacity error; say
+        // so with the matching close code before the connection goes.
+        if text.contains("Space limit exceeded")
+            || text.contains("too long")
+            || text.contains("too big")
+        {
+            let frame = WsMessage::Close(Some(CloseFrame {
+                code: CLOSE_TOO_BIG,
+                reason: "message too big".into(),
+            }));
+            let _ = timeout(self.settings.write_timeout, self.socket.send(frame)).await;
+        }
+        Err(Ended::Transport(text))
+    }
+
+    async fn on_message(&mut self, message: WsMessage) -> Result<(), Ended> {
+        match message {
+            WsMessage::Text(text) => match decode_client_frame(text.as_str()) {
+                Ok(frame) => self.on_frame(frame).await,
+                Err(err) => self.send_frame(&ServerFrame::Error(err)).await,
+            },
+            WsMessage::Binary(_) => {
+                let err = ErrorFrame::new(
+                    ErrorCode::BinaryNotSupported,
+                    "binary frames are not supported; send JSON text frames",
+                );
+                self.send_frame(&ServerFrame::Error(err)).await
+            }
+            // axum answers pings itself; any frame proves the client alive.
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
+            WsMessage::Close(_) => Err(Ended::ClientClosed),
+        }
+    }
+
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ended> {
+        match frame {
+            ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
+            ClientFrame::Join { channel, after } => match self.hub.join(&channel, after) {
+                Ok(joined) => self.start_viewing(joined).await,
+                Err(err) => {
+                    let mut frame = hub_error_frame(&err);
+                    frame.channel = Some(channel.to_string());
+                    self.send_frame(&ServerFrame::Error(frame)).await
+                }
+            },
+            ClientFrame::Send {
+                channel,
+                client_id,
+                body,
+            } => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
+                Ok(posted) => {
+                    let ack = ServerFrame::Ack {
+                        client_id,
+                        channel,
+                        seq: posted.seq,
+                    };
+                    self.send_frame(&ack).await
+                }
+                Err(err) => {
+                    let mut frame = hub_error_frame(&err);
+                    frame.client_id = Some(client_id.to_string());
+                    frame.channel = Some(channel.to_string());
+                    self.send_frame(&ServerFrame::Error(frame)).await
+                }
+            },
+        }
+    }
+
+    /// Replaces the viewed channel: reset (if any), backlog, `joined`, then live.
+    async fn start_viewing(&mut self, joined: Joined) -> Result<(), Ended> {
+        let Joined {
+            channel,
+            reset,
+            backlog,
+            head,
+            live,
+        } = joined;
+        if reset {
+            self.send_frame(&ServerFrame::Reset {
+                channel: channel.clone(),
+            })
+            .await?;
+        }
+        for event in &backlog {
+            self.send_text(event.frame.clone()).await?;
+        }
+        self.viewing = Some(Viewing {
+            channel: channel.clone(),
+            last_seq: head,
+            live,
+        });
+        self.send_frame(&ServerFrame::Joined { channel, head })
+            .await
+    }
+
+    async fn on_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<(), Ended> {
+        let Some(viewing) = self.viewing.as_mut() else {
+            return Ok(());
+        };
+        match event {
+            Ok(event) if event.seq > viewing.last_seq => {
+                viewing.last_seq = event.seq;
+                self.send_text(event.frame.clone()).await
+            }
+            Ok(_) => Ok(()),
+            Err(RecvError::Lagged(missed)) => {
+                // Fell behind the live queue: continue from the ring.
+                let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
+                tracing::debug!(user = %self.user.display_name, %channel, missed, "viewer lagged; catching up");
+                match self.hub.join(&channel, Some(after)) {
+                    Ok(joined) => self.start_viewing(joined).await,
+                    Err(_) => {
+                        self.viewing = None;
+                        Ok(())
+                    }
+                }
+            }
+            Err(RecvError::Closed) => {
+                self.viewing = None;
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ended> {
+        self.send_text(frame.to_json().into()).await
+    }
+
+    async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), Ended> {
+        self.send(WsMessage::Text(text)).await
+    }
+
+    async fn send(&mut self, message: WsMessage) -> Result<(), Ended> {
+        match timeout(self.settings.write_timeout, self.socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Ended::Transport(e.to_string())),
+            Err(_) => Err(Ended::WriteTimeout),
+        }
+    }
+}
+
+fn hub_error_frame(err: &HubError) -> ErrorFrame {
+    let code = match err {
+        HubError::UnknownChannel(_) => ErrorCode::UnknownChannel,
+        HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
+            ErrorCode::Internal
+        }
+    };
+    ErrorFrame::new(code, err.to_string())
+}

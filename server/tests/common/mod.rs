@@ -1,0 +1,252 @@
+//! Test harness: the real server on an ephemeral loopback port, with real
+//! HTTP (reqwest) and WebSocket (tokio-tungstenite) clients.
+#![allow(dead_code)]
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use server::{Application, Config};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame it expects before failing.
+pub const FRAME_WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_tests();
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("server starts");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// A client with its own cookie jar, not signed in.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("http client"),
+            base: self.url(""),
+            ws_url: self.ws_url(),
+            cookie: None,
+        }
+    }
+
+    /// A client signed in as `name`.
+    pub async fn user(&self, name: &str) -> Client {
+        let mut client = self.anonymous();
+        let response = client.register(name).await;
+        assert_eq!(response.status(), 200, "register {name}");
+        client
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+    ws_url: String,
+    /// `name=value` of the session cookie, for the WebSocket handshake.
+    pub cookie: Option<String>,
+}
+
+impl Client {
+    pub async fn post(&self, endpoint: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
+    pub async fn post_raw(&self, endpoint: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
+    pub async fn register(&mut self, name: &str) -> reqwest::Response {
+        let response = self.post("register", json!({ "display_name": name })).await;
+        if let Some(set_cookie) = response.headers().get("set-cookie") {
+            let pair = set_cookie
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            self.cookie = Some(pair);
+        }
+        response
+    }
+
+    pub async fn create_channel(&self, name: &str) -> reqwest::Response {
+        self.post("create_channel", json!({ "name": name })).await
+    }
+
+    pub async fn channels(&self) -> Vec<Value> {
+        let response = self.post("list_channels", json!({})).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn history(&self, channel: &str) -> Value {
+        let response = self
+            .post("channel_history", json!({ "channel": channel }))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Opens a WebSocket with this client's cookie and reads the welcome.
+    pub async fn connect(&self) -> Ws {
+        let mut ws = self.try_connect(None).await.expect("websocket opens");
+        let welcome = ws.next_json().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        ws
+    }
+
+    pub async fn try_connect(
+        &self,
+        origin: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut request = self.ws_url.as_str().into_client_request().unwrap();
+        if let Some(cookie) = &self.cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().unwrap());
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Ws { stream })
+    }
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("frame is sent");
+    }
+
+    /// The next message from the server (pings skipped), or a panic after `FRAME_WAIT`.
+    pub async fn next_message(&mut self) -> Message {
+        loop {
+            let message = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the connection stays open")
+                .expect("the frame is readable");
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                return message;
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_message().await {
+            Message::Text(text) => {
+                serde_json::from_str(text.as_str()).expect("server frames are JSON")
+            }
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Skips frames until one of type `kind` arrives.
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Joins and returns the backlog's message frames (everything before `joined`).
+    pub async fn join(&mut self, channel: &str, after: Option<u64>) -> (Vec<Value>, Value) {
+        let mut frame = json!({ "type": "join", "channel": channel });
+        if let Some(after) = after {
+            frame["after"] = json!(after);
+        }
+        self.send_json(frame).await;
+        let mut backlog = Vec::new();
+        loop {
+            let frame = self.next_json().await;
+            match frame["type"].as_str() {
+                Some("joined") => return (backlog, frame),
+                Some("message") | Some("reset") => backlog.push(frame),
+                Some("error") => panic!("join refused: {frame}"),
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn send_message(&mut self, channel: &str, client_id: &str, body: &str) {
+        self.send_json(
+            json!({ "type": "send", "channel": channel, "client_id": client_id, "body": body }),
+        )
+        .await;
+    }
+}
