@@ -11,6 +11,9 @@
 //! Invariant: this crate holds no server state and never depends on the
 //! `server` crate; axum and tokio appear only behind the `ssr` feature.
 
+// Leptos views are deeply nested types; the default limit is too low for hydrate builds.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod client;
 pub mod components;

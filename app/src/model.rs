@@ -128,6 +128,18 @@ impl DisplayName {
     }
 }
 
+/// What `ChannelName::path` escapes: everything `encodeURIComponent` does.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
 /// A channel's name: 1–80 characters after trimming, no control, invisible or
 /// text-direction characters and no `/`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,11 +160,12 @@ impl ChannelName {
     pub fn key(&self) -> String {
         name_key(&self.0)
     }
-    /// The path of this channel's page, `/c/<percent-encoded name>`.
+    /// The path of this channel's page, `/c/<percent-encoded name>`,
+    /// encoded as `encodeURIComponent` does so URLs stay readable.
     pub fn path(&self) -> String {
         format!(
             "/c/{}",
-            percent_encoding::utf8_percent_encode(&self.0, percent_encoding::NON_ALPHANUMERIC)
+            percent_encoding::utf8_percent_encode(&self.0, PATH_SEGMENT)
         )
     }
 }
@@ -448,7 +461,7 @@ mod tests {
 
     #[test]
     fn client_ids_are_bounded() {
-        assert!(ClientId::parse(&ClientId::random().to_string()).is_ok());
+        assert!(ClientId::parse(ClientId::random().as_str()).is_ok());
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse(&"x".repeat(65)).is_err());
     }

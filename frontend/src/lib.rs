@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `frontend`: the WASM entry point. It only hydrates `app::App`; everything
 //! else lives in `app` so server and browser share one definition.
 
