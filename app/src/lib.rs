@@ -63,7 +63,7 @@ pub fn App() -> impl IntoView {
     // (forms enable) and for tests (`<html data-hydrated>`).
     Effect::new(move |_| {
         chat.hydrated.set(true);
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         if let Some(html) = document().document_element() {
             let _ = html.set_attribute("data-hydrated", "");
         }

@@ -11,46 +11,46 @@ pub mod socket;
 
 /// Remembers the channel the user is in, for their next visit.
 pub fn remember_channel(channel: &ChannelName) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use gloo_storage::Storage;
         let _ = gloo_storage::LocalStorage::set(crate::state::STORAGE_CHANNEL, channel.as_str());
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = channel;
 }
 
 /// The channel the user was last in, if any and still a valid name.
 pub fn remembered_channel() -> Option<ChannelName> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use gloo_storage::Storage;
         let raw: String = gloo_storage::LocalStorage::get(crate::state::STORAGE_CHANNEL).ok()?;
         ChannelName::parse(&raw).ok()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     None
 }
 
 /// Remembers the display name, so a returning visitor is signed in again
 /// without being asked when the server forgot their session.
 pub fn remember_name(name: &str) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use gloo_storage::Storage;
         let _ = gloo_storage::LocalStorage::set(crate::state::STORAGE_DISPLAY_NAME, name);
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = name;
 }
 
 pub fn remembered_name() -> Option<String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use gloo_storage::Storage;
         gloo_storage::LocalStorage::get(crate::state::STORAGE_DISPLAY_NAME).ok()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     None
 }
 

@@ -14,33 +14,33 @@ use crate::state::{Chat, Outgoing};
 
 /// Sends `join` for `channel` after `after` (no-op on the server).
 pub fn join(channel: ChannelName, after: Option<u64>) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     imp::command(crate::protocol::ClientFrame::Join { channel, after });
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = (channel, after);
 }
 
 /// Sends a queued message (no-op on the server).
 pub fn send(outgoing: Outgoing) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     imp::command(crate::protocol::ClientFrame::Send {
         channel: outgoing.channel,
         client_id: outgoing.client_id,
         body: outgoing.body,
     });
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = outgoing;
 }
 
 /// Starts the connection loop once per tab (no-op on the server).
 pub fn start(chat: Chat) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     imp::start(chat);
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = chat;
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod imp {
     use super::*;
     use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};

@@ -90,7 +90,7 @@ pub fn MessageTime(at: Timestamp) -> impl IntoView {
 
 /// "14:05" for today, "Nov 24, 14:05" for other days, in the viewer's zone.
 fn local_time(iso: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use leptos::wasm_bindgen::JsValue;
         let date = js_sys::Date::new(&JsValue::from_str(iso));
@@ -111,7 +111,7 @@ fn local_time(iso: &str) -> Option<String> {
         }
         Some(String::from(date.to_locale_string("default", &options)))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = iso;
         None
@@ -120,7 +120,7 @@ fn local_time(iso: &str) -> Option<String> {
 
 /// The full local date and time, for the tooltip.
 fn local_date_time(iso: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use leptos::wasm_bindgen::JsValue;
         let date = js_sys::Date::new(&JsValue::from_str(iso));
@@ -131,7 +131,7 @@ fn local_date_time(iso: &str) -> Option<String> {
             date.to_locale_string("default", &JsValue::UNDEFINED),
         ))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = iso;
         None

@@ -49,7 +49,7 @@ pub fn Sidebar() -> impl IntoView {
 
 /// Whether a click landed on (or inside) a link.
 fn clicked_link(ev: &leptos::ev::MouseEvent) -> bool {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use leptos::wasm_bindgen::JsCast;
         ev.target()
@@ -57,7 +57,7 @@ fn clicked_link(ev: &leptos::ev::MouseEvent) -> bool {
             .and_then(|el| el.closest("a").ok().flatten())
             .is_some()
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     {
         let _ = ev;
         false
