@@ -27,6 +27,8 @@ pub enum ApiErrorCode {
     NotSignedIn,
     UnknownChannel,
     RateLimited,
+    /// The server cannot take this now (its store is behind); retry.
+    Unavailable,
     /// The browser could not reach the server.
     Unreachable,
     Internal,
@@ -40,7 +42,7 @@ impl ApiErrorCode {
             Self::UnknownChannel => 404,
             Self::NameTaken | Self::ChannelExists => 409,
             Self::RateLimited => 429,
-            Self::Unreachable => 503,
+            Self::Unreachable | Self::Unavailable => 503,
             Self::Internal => 500,
         }
     }

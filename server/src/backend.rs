@@ -21,6 +21,7 @@ impl From<HubError> for ApiError {
             HubError::ChannelExists(_) => ApiErrorCode::ChannelExists,
             HubError::UnknownChannel(_) => ApiErrorCode::UnknownChannel,
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
+            HubError::Busy => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
     }
@@ -34,7 +35,9 @@ impl ChatBackend for HubBackend {
         name: DisplayName,
     ) -> Result<(UserInfo, http::HeaderValue), ApiError> {
         let current = session_from_headers(headers);
-        let (user, token) = self.hub.register(name, current.as_ref())?;
+        let (user, token, ticket) = self.hub.register(name, current.as_ref())?;
+        // The cookie is handed out only once the session would survive a crash.
+        self.hub.durable(ticket).await;
         let cookie =
             http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).map_err(|_| {
                 ApiError::new(ApiErrorCode::Internal, "could not build the session cookie")
@@ -58,7 +61,8 @@ impl ChatBackend for HubBackend {
                 "choose a display name before creating a channel",
             )
         })?;
-        let channel = self.hub.create_channel(&user, name)?;
+        let (channel, ticket) = self.hub.create_channel(&user, name)?;
+        self.hub.durable(ticket).await;
         tracing::info!(channel = %channel.name, by = %user.display_name, "channel created");
         Ok(channel)
     }

@@ -44,6 +44,17 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_FRAME_BYTES", default_value_t = app::protocol::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
 
+    /// Keep users, sessions, channels and the last 100 messages per channel
+    /// in an SQLite database in this folder, so a restart loses nothing
+    /// acknowledged. Without it, everything is in memory.
+    #[arg(long, env = "FLACK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Changes waiting to be written (with --data-dir) before new ones are
+    /// refused as busy.
+    #[arg(long, env = "FLACK_JOURNAL_QUEUE", default_value_t = 65_536)]
+    pub journal_queue: usize,
+
     /// Events buffered per channel for live viewers before a slow viewer
     /// must catch up from history.
     #[arg(long, env = "FLACK_LIVE_QUEUE", default_value_t = 1024)]

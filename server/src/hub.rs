@@ -3,16 +3,22 @@
 //!
 //! Invariants:
 //! - Only the hub mutates chat state, under one `std::sync::Mutex` that is
-//!   never held across an `.await` (no method here is async).
+//!   never held across an `.await` (the only async method, `durable`, takes
+//!   no lock).
 //! - Per channel, `seq` is strictly increasing and never reused; the ring
-//!   holds exactly the `HISTORY_LEN` most recent messages.
+//!   holds the `HISTORY_LEN` most recent messages.
 //! - A message is serialized once, when it is stored; every viewer is sent
 //!   the same shared bytes.
 //! - Subscribing to a channel and reading its backlog happen under the same
-//!   lock as posting, so a joiner sees every event exactly once: in the
+//!   lock as publishing, so a joiner sees every event exactly once: in the
 //!   backlog or live, never both, never neither.
+//! - Nobody sees what is not durable. With a data dir, a change is recorded
+//!   in the store's journal; viewers, history and acks see it only once it
+//!   is committed (`committed` per channel, `durable(ticket)`). Without one,
+//!   every change is "committed" at once.
 //! - A `(user, client_id)` pair stores at most one message while the pair is
-//!   remembered (the last `idempotency_window` per user).
+//!   remembered (the last `idempotency_window` per user, across restarts
+//!   with a data dir).
 
 use app::model::{
     Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Message, MessageBody, Timestamp,
@@ -21,11 +27,15 @@ use app::model::{
 use app::protocol::ServerFrame;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::broadcast;
+use std::path::Path;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::thread::JoinHandle;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::identity::{SessionToken, TokenHash};
+use crate::store::{self, Entry, Snapshot, StoreError};
 
 /// Limits the hub keeps; each is a command-line setting (see `config`).
 #[derive(Debug, Clone)]
@@ -35,6 +45,9 @@ pub struct HubLimits {
     pub live_queue: usize,
     /// How many recent `client_id`s are remembered per user.
     pub idempotency_window: usize,
+    /// Changes waiting for the journal (with a data dir) before new ones are
+    /// refused as "busy".
+    pub journal_queue: usize,
 }
 
 impl Default for HubLimits {
@@ -42,6 +55,7 @@ impl Default for HubLimits {
         Self {
             live_queue: 1024,
             idempotency_window: 1000,
+            journal_queue: 65_536,
         }
     }
 }
@@ -56,6 +70,8 @@ pub enum HubError {
     UnknownChannel(String),
     #[error("your session is no longer valid; sign in again")]
     UnknownUser,
+    #[error("the server is busy storing earlier changes; try again in a moment")]
+    Busy,
 }
 
 /// A stored channel event, with its frame serialized once.
@@ -76,12 +92,18 @@ pub struct Joined {
     pub live: broadcast::Receiver<Arc<Event>>,
 }
 
-/// The result of a send: the message's `seq`, and whether this call stored
-/// it (false for a retry of a remembered `client_id`).
+/// A change's place in the journal; `Hub::durable` waits for it. Zero means
+/// nothing to wait for (in memory, or already durable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ticket(u64);
+
+/// The result of a send: the message's `seq`, whether this call stored it
+/// (false for a retry of a remembered `client_id`), and when it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posted {
     pub seq: u64,
     pub stored: bool,
+    pub ticket: Ticket,
 }
 
 #[derive(Clone)]
@@ -90,10 +112,15 @@ pub struct Hub {
 }
 
 struct Shared {
+    /// Random per process: tells clients whether seqs they hold are ours.
+    server_id: String,
     state: Mutex<State>,
     limits: HubLimits,
     /// Channel creations, for every connection.
     lobby: broadcast::Sender<Utf8Bytes>,
+    /// The journal's progress (with a data dir).
+    durable: OnceLock<watch::Receiver<u64>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -104,6 +131,9 @@ struct State {
     channels: HashMap<String, ChannelState>,
     /// Channel keys in creation order.
     order: Vec<String>,
+    /// Where changes go to become durable (with a data dir).
+    journal: Option<SyncSender<(u64, Entry)>>,
+    last_ticket: u64,
 }
 
 struct User {
@@ -111,62 +141,86 @@ struct User {
     sends: RecentSends,
 }
 
-/// The last N `client_id`s of one user and the `(channel key, seq)` each got.
+/// The last N `client_id`s of one user and what each got.
 #[derive(Default)]
 struct RecentSends {
     order: VecDeque<ClientId>,
-    seqs: HashMap<ClientId, (String, u64)>,
+    seqs: HashMap<ClientId, Sent>,
+    next_position: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Sent {
+    seq: u64,
+    ticket: Ticket,
 }
 
 impl RecentSends {
-    fn get(&self, id: &ClientId) -> Option<&(String, u64)> {
-        self.seqs.get(id)
+    fn get(&self, id: &ClientId) -> Option<Sent> {
+        self.seqs.get(id).copied()
     }
 
-    fn remember(&mut self, id: ClientId, at: (String, u64), window: usize) {
+    /// Remembers a send; returns its position (for the store).
+    fn remember(&mut self, id: ClientId, sent: Sent, window: usize) -> u64 {
+        let position = self.next_position;
+        self.next_position += 1;
         self.order.push_back(id.clone());
-        self.seqs.insert(id, at);
+        self.seqs.insert(id, sent);
         while self.order.len() > window {
             if let Some(old) = self.order.pop_front() {
                 self.seqs.remove(&old);
             }
         }
+        position
     }
 }
 
 struct ChannelState {
     info: Channel,
     ring: VecDeque<Arc<Event>>,
+    /// The latest `seq` handed out.
     head: u64,
+    /// The latest `seq` that is durable and published; what readers see.
+    committed: u64,
     live: broadcast::Sender<Arc<Event>>,
 }
 
 impl ChannelState {
+    fn new(info: Channel, live_queue: usize) -> Self {
+        let (live, _) = broadcast::channel(live_queue.max(1));
+        Self {
+            info,
+            ring: VecDeque::with_capacity(HISTORY_LEN),
+            head: 0,
+            committed: 0,
+            live,
+        }
+    }
+
+    fn visible(&self) -> impl Iterator<Item = &Arc<Event>> {
+        let committed = self.committed;
+        self.ring.iter().filter(move |e| e.seq <= committed)
+    }
+
     fn history(&self) -> ChannelHistory {
         ChannelHistory {
             channel: self.info.clone(),
-            head: self.head,
-            messages: self.ring.iter().map(|e| e.message.clone()).collect(),
+            head: self.committed,
+            messages: self.visible().map(|e| e.message.clone()).collect(),
         }
     }
 
     /// The events after `after`, or `None` when some of them are no longer
-    /// held (or `after` is from the future, e.g. before a restart).
+    /// held (or `after` is from the future, e.g. another server run).
     fn events_after(&self, after: u64) -> Option<Vec<Arc<Event>>> {
-        if after > self.head {
+        if after > self.committed {
             return None;
         }
-        let oldest = self.ring.front().map_or(self.head + 1, |e| e.seq);
+        let oldest = self.ring.front().map_or(self.committed + 1, |e| e.seq);
         if after + 1 < oldest {
             return None;
         }
-        Some(
-            self.ring
-                .iter()
-                .filter(|e| e.seq > after)
-                .cloned()
-                .collect(),
-        )
+        Some(self.visible().filter(|e| e.seq > after).cloned().collect())
     }
 }
 
@@ -174,15 +228,97 @@ fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }
 
+fn event_for(message: Message) -> Arc<Event> {
+    let frame = ServerFrame::Message(message.clone()).to_json().into();
+    Arc::new(Event {
+        seq: message.seq,
+        message,
+        frame,
+    })
+}
+
 impl Hub {
+    /// A hub holding everything in memory.
     pub fn new(limits: HubLimits) -> Self {
         let (lobby, _) = broadcast::channel(limits.live_queue.max(1));
         Self {
             shared: Arc::new(Shared {
+                server_id: Uuid::new_v4().to_string(),
                 state: Mutex::new(State::default()),
                 limits,
                 lobby,
+                durable: OnceLock::new(),
+                writer: Mutex::new(None),
             }),
+        }
+    }
+
+    /// A hub that keeps its state in `data_dir` (when given), starting from
+    /// what is stored there.
+    pub fn open(limits: HubLimits, data_dir: Option<&Path>) -> Result<Self, StoreError> {
+        let hub = Self::new(limits);
+        let Some(dir) = data_dir else {
+            return Ok(hub);
+        };
+        let (snapshot, conn) = store::open(dir)?;
+        hub.restore(snapshot);
+        let weak: Weak<Shared> = Arc::downgrade(&hub.shared);
+        let journal = store::start_journal(
+            conn,
+            hub.shared.limits.journal_queue,
+            dir.join(store::DATABASE_FILE),
+            move |entries| {
+                if let Some(shared) = weak.upgrade() {
+                    Hub { shared }.publish(entries);
+                }
+            },
+        );
+        hub.state().journal = Some(journal.entries);
+        let _ = hub.shared.durable.set(journal.durable);
+        *hub.shared.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal.writer);
+        Ok(hub)
+    }
+
+    fn restore(&self, snapshot: Snapshot) {
+        let live_queue = self.shared.limits.live_queue;
+        let window = self.shared.limits.idempotency_window;
+        let mut state = self.state();
+        for (id, name) in snapshot.users {
+            state.names.insert(name.key(), id);
+            let info = UserInfo {
+                user_id: id.to_string(),
+                display_name: name,
+            };
+            state.users.insert(
+                id,
+                User {
+                    info,
+                    sends: RecentSends::default(),
+                },
+            );
+        }
+        state.sessions.extend(snapshot.sessions);
+        for (channel, head, messages) in snapshot.channels {
+            let key = channel.name.key();
+            let mut room = ChannelState::new(channel, live_queue);
+            room.head = head;
+            room.committed = head;
+            room.ring.extend(messages.into_iter().map(event_for));
+            state.order.push(key.clone());
+            state.channels.insert(key, room);
+        }
+        for (user, client_id, _key, seq, position) in snapshot.sends {
+            if let Some(user) = state.users.get_mut(&user) {
+                user.sends.next_position = position;
+                user.sends.remember(
+                    client_id,
+                    Sent {
+                        seq,
+                        ticket: Ticket(0),
+                    },
+                    window,
+                );
+            }
         }
     }
 
@@ -193,6 +329,77 @@ impl Hub {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records a change: into the journal (published once committed) or,
+    /// in memory, published at once. Call before mutating state, so a
+    /// refusal (`Busy`) leaves nothing half-done.
+    fn record(&self, state: &mut State, entry: Entry) -> Result<Ticket, HubError> {
+        let Some(journal) = &state.journal else {
+            self.publish_locked(state, vec![entry]);
+            return Ok(Ticket(0));
+        };
+        let ticket = state.last_ticket + 1;
+        match journal.try_send((ticket, entry)) {
+            Ok(()) => {
+                state.last_ticket = ticket;
+                Ok(Ticket(ticket))
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(HubError::Busy),
+        }
+    }
+
+    /// Makes committed changes visible: live viewers and the lobby hear of them.
+    fn publish(&self, entries: Vec<Entry>) {
+        let mut state = self.state();
+        self.publish_locked(&mut state, entries);
+    }
+
+    fn publish_locked(&self, state: &mut State, entries: Vec<Entry>) {
+        for entry in entries {
+            match entry {
+                Entry::Message { key, event, .. } => {
+                    if let Some(room) = state.channels.get_mut(&key) {
+                        room.committed = room.committed.max(event.seq);
+                        // No receivers is fine: nobody is viewing.
+                        let _ = room.live.send(event);
+                    }
+                }
+                Entry::Channel { channel, .. } => {
+                    let frame = ServerFrame::ChannelCreated { channel };
+                    let _ = self.shared.lobby.send(frame.to_json().into());
+                }
+                Entry::User { .. } | Entry::Session { .. } => {}
+            }
+        }
+    }
+
+    /// Waits until the change with `ticket` is durable (at once in memory).
+    pub async fn durable(&self, ticket: Ticket) {
+        if ticket.0 == 0 {
+            return;
+        }
+        if let Some(durable) = self.shared.durable.get() {
+            let mut durable = durable.clone();
+            // An error means the journal is gone (shutdown); nothing to wait for.
+            let _ = durable.wait_for(|&done| done >= ticket.0).await;
+        }
+    }
+
+    /// Stops taking changes, writes what is queued and waits for the journal.
+    pub fn close(&self) {
+        self.state().journal = None;
+        let writer = self
+            .shared
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            if writer.join().is_err() {
+                tracing::error!("the journal thread panicked");
+            }
+        }
+    }
+
     /// Creates a user with a fresh session. Names are unique ignoring case
     /// and normalization. When `current` already belongs to a user of that
     /// very name, that user is returned with a fresh session instead.
@@ -200,7 +407,7 @@ impl Hub {
         &self,
         name: DisplayName,
         current: Option<&TokenHash>,
-    ) -> Result<(UserInfo, SessionToken), HubError> {
+    ) -> Result<(UserInfo, SessionToken, Ticket), HubError> {
         let mut state = self.state();
         let key = name.key();
         let token = SessionToken::generate();
@@ -209,11 +416,27 @@ impl Hub {
             if !own {
                 return Err(HubError::NameTaken(name.to_string()));
             }
+            let ticket = self.record(
+                &mut state,
+                Entry::Session {
+                    hash: token.hash(),
+                    user: existing,
+                },
+            )?;
             state.sessions.insert(token.hash(), existing);
             let info = state.users[&existing].info.clone();
-            return Ok((info, token));
+            return Ok((info, token, ticket));
         }
         let id = Uuid::new_v4();
+        let ticket = self.record(
+            &mut state,
+            Entry::User {
+                id,
+                name: name.clone(),
+                key: key.clone(),
+                session: token.hash(),
+            },
+        )?;
         let info = UserInfo {
             user_id: id.to_string(),
             display_name: name,
@@ -227,7 +450,7 @@ impl Hub {
                 sends: RecentSends::default(),
             },
         );
-        Ok((info, token))
+        Ok((info, token, ticket))
     }
 
     pub fn user_by_session(&self, hash: &TokenHash) -> Option<UserInfo> {
@@ -236,7 +459,11 @@ impl Hub {
         state.users.get(id).map(|u| u.info.clone())
     }
 
-    pub fn create_channel(&self, by: &UserInfo, name: ChannelName) -> Result<Channel, HubError> {
+    pub fn create_channel(
+        &self,
+        by: &UserInfo,
+        name: ChannelName,
+    ) -> Result<(Channel, Ticket), HubError> {
         let mut state = self.state();
         let key = name.key();
         if let Some(existing) = state.channels.get(&key) {
@@ -247,23 +474,25 @@ impl Hub {
             created_by: by.display_name.clone(),
             created_at: now(),
         };
-        let (live, _) = broadcast::channel(self.shared.limits.live_queue.max(1));
+        // Inserted first so that, in memory, publishing finds it.
         state.channels.insert(
             key.clone(),
-            ChannelState {
-                info: channel.clone(),
-                ring: VecDeque::with_capacity(HISTORY_LEN),
-                head: 0,
-                live,
-            },
+            ChannelState::new(channel.clone(), self.shared.limits.live_queue),
         );
-        state.order.push(key);
-        let frame = ServerFrame::ChannelCreated {
+        state.order.push(key.clone());
+        let entry = Entry::Channel {
+            key: key.clone(),
             channel: channel.clone(),
+            position: state.order.len() as u64,
         };
-        // No receivers is fine: nobody is connected.
-        let _ = self.shared.lobby.send(frame.to_json().into());
-        Ok(channel)
+        match self.record(&mut state, entry) {
+            Ok(ticket) => Ok((channel, ticket)),
+            Err(e) => {
+                state.channels.remove(&key);
+                state.order.pop();
+                Err(e)
+            }
+        }
     }
 
     pub fn channels(&self) -> Vec<Channel> {
@@ -285,8 +514,8 @@ impl Hub {
             .ok_or_else(|| HubError::UnknownChannel(name.to_string()))
     }
 
-    /// Stores a message from `user` (idempotent per `client_id`) and
-    /// broadcasts it to the channel's viewers.
+    /// Stores a message from `user` (idempotent per `client_id`); viewers
+    /// receive it once it is committed.
     pub fn post(
         &self,
         user: &UserInfo,
@@ -296,44 +525,68 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
         let window = self.shared.limits.idempotency_window;
-        let mut state = self.state();
-        let state = &mut *state;
-        let sender = state.users.get_mut(&user_id).ok_or(HubError::UnknownUser)?;
-        if let Some((_, seq)) = sender.sends.get(&client_id) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let sender = state.users.get(&user_id).ok_or(HubError::UnknownUser)?;
+        if let Some(sent) = sender.sends.get(&client_id) {
             return Ok(Posted {
-                seq: *seq,
+                seq: sent.seq,
                 stored: false,
+                ticket: sent.ticket,
             });
         }
+        let author = sender.info.display_name.clone();
+        let send_position = sender.sends.next_position;
         let key = channel.key();
         let room = state
             .channels
-            .get_mut(&key)
+            .get(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let seq = room.head + 1;
-        let message = Message {
+        let event = event_for(Message {
             channel: room.info.name.clone(),
             seq,
-            author: sender.info.display_name.clone(),
+            author,
             body,
             sent_at: now(),
             client_id: Some(client_id.clone()),
-        };
-        let frame = ServerFrame::Message(message.clone()).to_json().into();
-        let event = Arc::new(Event {
-            seq,
-            message,
-            frame,
         });
+        let entry = Entry::Message {
+            key: key.clone(),
+            event: event.clone(),
+            user: user_id,
+            send_position,
+            window,
+        };
+        // In memory, `record` publishes at once, so the ring must already
+        // hold the event; with a journal it publishes later. Either way the
+        // ring and head change only if recording succeeded.
+        let room = state.channels.get_mut(&key).ok_or(HubError::UnknownUser)?;
         room.head = seq;
         if room.ring.len() == HISTORY_LEN {
             room.ring.pop_front();
         }
-        room.ring.push_back(event.clone());
-        // No receivers is fine: nobody is viewing.
-        let _ = room.live.send(event);
-        sender.sends.remember(client_id, (key, seq), window);
-        Ok(Posted { seq, stored: true })
+        room.ring.push_back(event);
+        let ticket = match self.record(state, entry) {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                if let Some(room) = state.channels.get_mut(&key) {
+                    room.ring.pop_back();
+                    room.head = seq - 1;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(sender) = state.users.get_mut(&user_id) {
+            sender
+                .sends
+                .remember(client_id, Sent { seq, ticket }, window);
+        }
+        Ok(Posted {
+            seq,
+            stored: true,
+            ticket,
+        })
     }
 
     /// Starts viewing a channel: the events after `after` (all held ones
@@ -347,16 +600,21 @@ impl Hub {
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let (reset, backlog) = match after.map(|a| room.events_after(a)) {
             Some(Some(events)) => (false, events),
-            Some(None) => (true, room.ring.iter().cloned().collect()),
-            None => (false, room.ring.iter().cloned().collect()),
+            Some(None) => (true, room.visible().cloned().collect()),
+            None => (false, room.visible().cloned().collect()),
         };
         Ok(Joined {
             channel: room.info.name.clone(),
             reset,
             backlog,
-            head: room.head,
+            head: room.committed,
             live: room.live.subscribe(),
         })
+    }
+
+    /// This server run's id (see `ServerFrame::Welcome`).
+    pub fn server_id(&self) -> &str {
+        &self.shared.server_id
     }
 
     /// Channel creations, live.
@@ -372,7 +630,7 @@ mod tests {
 
     fn hub_with(channel: &str) -> (Hub, UserInfo, ChannelName) {
         let hub = Hub::new(HubLimits::default());
-        let (user, _) = hub
+        let (user, _, _) = hub
             .register(DisplayName::parse("alice").unwrap(), None)
             .unwrap();
         let name = ChannelName::parse(channel).unwrap();
@@ -404,10 +662,10 @@ mod tests {
     #[test]
     fn registering_your_own_name_again_keeps_your_user() {
         let hub = Hub::new(HubLimits::default());
-        let (first, token) = hub
+        let (first, token, _) = hub
             .register(DisplayName::parse("alice").unwrap(), None)
             .unwrap();
-        let (again, _) = hub
+        let (again, _, _) = hub
             .register(DisplayName::parse("Alice").unwrap(), Some(&token.hash()))
             .unwrap();
         assert_eq!(first.user_id, again.user_id);
@@ -428,20 +686,8 @@ mod tests {
         let (hub, user, channel) = hub_with("general");
         let first = post(&hub, &user, &channel, "c1");
         let retry = post(&hub, &user, &channel, "c1");
-        assert_eq!(
-            first,
-            Posted {
-                seq: 1,
-                stored: true
-            }
-        );
-        assert_eq!(
-            retry,
-            Posted {
-                seq: 1,
-                stored: false
-            }
-        );
+        assert_eq!((first.seq, first.stored), (1, true));
+        assert_eq!((retry.seq, retry.stored), (1, false));
         assert_eq!(hub.history(&channel).unwrap().messages.len(), 1);
     }
 

@@ -6,6 +6,7 @@
 //! - `identity`: session tokens and the cookie;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
 //! - `session`: one WebSocket connection;
+//! - `store`: the SQLite journal behind `--data-dir` (group commit);
 //! - `startup`: the router, the listener, graceful shutdown;
 //! - `shutdown`: the Ctrl-C / SIGTERM signal.
 //!
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod session;
 pub mod shutdown;
 pub mod startup;
+pub mod store;
 
 pub use config::Config;
 pub use startup::{Application, StartupError};

@@ -129,6 +129,7 @@ where
         let welcome = ServerFrame::Welcome {
             user: self.user.clone(),
             channels: self.hub.channels(),
+            server_id: self.hub.server_id().to_owned(),
         };
         self.send_frame(&welcome).await?;
         let mut heartbeat = tokio::time::interval(self.settings.ping_interval);
@@ -219,6 +220,8 @@ where
                 body,
             } => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
                 Ok(posted) => {
+                    // An ack promises durability: wait for the commit.
+                    self.hub.durable(posted.ticket).await;
                     let ack = ServerFrame::Ack {
                         client_id,
                         channel,
@@ -312,6 +315,7 @@ where
 fn hub_error_frame(err: &HubError) -> ErrorFrame {
     let code = match err {
         HubError::UnknownChannel(_) => ErrorCode::UnknownChannel,
+        HubError::Busy => ErrorCode::Unavailable,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal
         }

@@ -37,6 +37,8 @@ pub enum StartupError {
     Leptos(String),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Router state: Leptos options (for pages and files) plus the chat.
@@ -57,6 +59,7 @@ pub struct WsState {
 }
 
 pub struct Application {
+    hub: Hub,
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
@@ -89,14 +92,22 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
 
-        let hub = Hub::new(HubLimits {
-            live_queue: config.live_queue,
-            idempotency_window: config.idempotency_window,
-        });
+        let hub = Hub::open(
+            HubLimits {
+                live_queue: config.live_queue,
+                idempotency_window: config.idempotency_window,
+                journal_queue: config.journal_queue,
+            },
+            config.data_dir.as_deref(),
+        )?;
+        if let Some(dir) = &config.data_dir {
+            tracing::info!(data_dir = %dir.display(), "keeping state in the data dir");
+        }
         let backend: Arc<dyn ChatBackend> = Arc::new(HubBackend {
             hub: hub.clone(),
             secure_cookies: config.secure_cookies,
         });
+        let hub_handle = hub.clone();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let state = AppState {
@@ -127,6 +138,7 @@ impl Application {
             .with_state(state);
 
         Ok(Self {
+            hub: hub_handle,
             listener,
             router,
             shutdown,
@@ -171,6 +183,14 @@ impl Application {
             .is_err()
         {
             tracing::warn!("some connections did not close within the grace period");
+        }
+        // Write whatever is still queued, then stop the journal.
+        let hub = self.hub;
+        if tokio::task::spawn_blocking(move || hub.close())
+            .await
+            .is_err()
+        {
+            tracing::error!("closing the store failed");
         }
         result.map_err(StartupError::Serve)
     }

@@ -204,9 +204,21 @@ async fn pages_are_rendered_on_the_server_with_what_the_server_knows() {
 }
 
 #[tokio::test]
-async fn an_unknown_path_is_a_404_page() {
+async fn an_unknown_path_is_a_404_and_an_unknown_channel_says_so() {
     let server = TestServer::start().await;
     let response = reqwest::get(server.url("/no/such/page")).await.unwrap();
     assert_eq!(response.status(), 404);
+    let alice = server.user("alice").await;
+    let response = alice
+        .http
+        .get(server.url("/c/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("there is no channel named"));
     server.stop().await;
 }

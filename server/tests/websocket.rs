@@ -301,6 +301,9 @@ async fn the_welcome_names_the_user_and_lists_every_channel() {
     assert_eq!(welcome["type"], "welcome");
     assert_eq!(welcome["user"]["display_name"], "alice");
     assert_eq!(welcome["channels"].as_array().unwrap().len(), 2);
+    assert!(welcome["server_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
     server.stop().await;
 }
 

@@ -101,6 +101,7 @@ mod imp {
 
     async fn run(chat: Chat, mut commands: mpsc::Receiver<ClientFrame>) {
         let mut attempt: u32 = 0;
+        let mut server_seen: Option<String> = None;
         loop {
             chat.status.set(if online() {
                 ConnectionStatus::Connecting
@@ -108,7 +109,7 @@ mod imp {
                 ConnectionStatus::Offline
             });
             let welcomed = match WebSocket::open(&socket_url()) {
-                Ok(ws) => session(chat, ws, &mut commands).await,
+                Ok(ws) => session(chat, ws, &mut commands, &mut server_seen).await,
                 Err(_) => false,
             };
             if welcomed {
@@ -157,6 +158,7 @@ mod imp {
         chat: Chat,
         ws: WebSocket,
         commands: &mut mpsc::Receiver<ClientFrame>,
+        server_seen: &mut Option<String>,
     ) -> bool {
         let (mut sink, mut stream) = ws.split();
         // Anything queued while disconnected is re-derived from `Chat` below.
@@ -173,8 +175,13 @@ mod imp {
                     Some(Ok(WsMessage::Text(text))) => {
                         last_heard = js_sys::Date::now();
                         let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
-                        if matches!(frame, ServerFrame::Welcome { .. }) {
+                        if let ServerFrame::Welcome { server_id, .. } = &frame {
                             welcomed = true;
+                            if server_seen.as_ref().is_some_and(|seen| seen != server_id) {
+                                // A restarted server: our seqs are not its seqs.
+                                chat.log.update(|log| log.reset());
+                            }
+                            *server_seen = Some(server_id.clone());
                             chat.status.set(ConnectionStatus::Connected);
                             for frame in resume_frames(chat) {
                                 if send_frame(&mut sink, &frame).await.is_err() {
@@ -240,7 +247,7 @@ mod imp {
 
     fn apply(chat: Chat, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome { user, channels } => {
+            ServerFrame::Welcome { user, channels, .. } => {
                 crate::client::remember_name(user.display_name.as_str());
                 chat.user.set(Some(user));
                 for channel in channels {

@@ -11,6 +11,13 @@ use leptos::prelude::*;
 pub fn Sidebar() -> impl IntoView {
     let chat = Chat::expect();
     let open = RwSignal::new(false);
+    // Opening a channel (by link or by creating it) folds the menu on phones.
+    let shown = Memo::new(move |_| chat.log.with(|l| l.channel.as_ref().map(|c| c.key())));
+    Effect::new(move |_| {
+        // Read (not just tracked) so the memo is evaluated and subscribed.
+        let _ = shown.get();
+        open.set(false);
+    });
     let name = move || {
         chat.user.with(|u| {
             u.as_ref()
@@ -32,10 +39,7 @@ pub fn Sidebar() -> impl IntoView {
                     "Menu"
                 </button>
             </div>
-            <div id="sidebar-body" class="sidebar-body" on:click=move |ev| {
-                // Following a channel link on a phone closes the menu.
-                if clicked_link(&ev) { open.set(false) }
-            }>
+            <div id="sidebar-body" class="sidebar-body">
                 <p class="me">
                     "Signed in as " <strong class="me-name">{name}</strong>
                 </p>
@@ -44,22 +48,5 @@ pub fn Sidebar() -> impl IntoView {
                 <ChannelForm/>
             </div>
         </aside>
-    }
-}
-
-/// Whether a click landed on (or inside) a link.
-fn clicked_link(ev: &leptos::ev::MouseEvent) -> bool {
-    #[cfg(feature = "browser")]
-    {
-        use leptos::wasm_bindgen::JsCast;
-        ev.target()
-            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-            .and_then(|el| el.closest("a").ok().flatten())
-            .is_some()
-    }
-    #[cfg(not(feature = "browser"))]
-    {
-        let _ = ev;
-        false
     }
 }

@@ -57,15 +57,7 @@ impl TestServer {
 
     /// A client with its own cookie jar, not signed in.
     pub fn anonymous(&self) -> Client {
-        Client {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("http client"),
-            base: self.url(""),
-            ws_url: self.ws_url(),
-            cookie: None,
-        }
+        Client::new(self.addr)
     }
 
     /// A client signed in as `name`.
@@ -95,6 +87,19 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of the server at `addr`, with its own cookie jar, not signed in.
+    pub fn new(addr: SocketAddr) -> Self {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("http client"),
+            base: format!("http://{addr}"),
+            ws_url: format!("ws://{addr}/ws"),
+            cookie: None,
+        }
+    }
+
     pub async fn post(&self, endpoint: &str, body: Value) -> reqwest::Response {
         self.http
             .post(format!("{}/api/{endpoint}", self.base))

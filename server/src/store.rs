@@ -1,0 +1,458 @@
+//! Durable storage for `--data-dir`: an embedded SQLite database (WAL,
+//! `synchronous=FULL`) written by one journal thread with group commit.
+//!
+//! The hub stays the owner of state; the store only records what the hub
+//! decided, in the order it decided it, and tells the hub when each change is
+//! durable. Invariants:
+//! - Entries are committed in the order the hub issued their tickets, in
+//!   batches: whatever queued up while one commit was syncing goes into the
+//!   next transaction, so throughput does not collapse to one fsync per
+//!   message.
+//! - `durable` only moves forward, and only after a commit returned: an
+//!   ack that waited for it survives `kill -9`.
+//! - The database keeps exactly what the hub keeps: the last `HISTORY_LEN`
+//!   messages per channel and the last `idempotency_window` client ids per
+//!   user; older rows are deleted in the same transaction.
+//! - The schema version is SQLite's `user_version`; a database from a newer
+//!   Flack is refused rather than misread.
+
+use crate::hub::Event;
+use crate::identity::TokenHash;
+use app::model::{Channel, ChannelName, ClientId, DisplayName, Message, MessageBody, HISTORY_LEN};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Name of the database file inside the data dir.
+pub const DATABASE_FILE: &str = "flack.sqlite3";
+/// Most entries committed in one transaction.
+const MAX_BATCH: usize = 4096;
+/// Attempts at a failing commit before the server stops (fail-stop: nothing
+/// unacknowledged is claimed, and a restart resumes from the last commit).
+const COMMIT_ATTEMPTS: u32 = 5;
+
+/// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id)
+    );
+    CREATE TABLE channels (
+        name_key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        head INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        channel_key TEXT NOT NULL REFERENCES channels(name_key),
+        seq INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        body TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        client_id TEXT,
+        PRIMARY KEY (channel_key, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE recent_sends (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        client_id TEXT NOT NULL,
+        channel_key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (user_id, client_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX recent_sends_by_position ON recent_sends (user_id, position);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data dir {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database error in {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database {path} was written by a newer Flack (schema {found}; this build knows up to {supported}); \
+         refusing to touch it"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("the database {path} holds an invalid row: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+}
+
+/// One change the hub made, to be recorded.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A new user with their first session, in one entry so a refusal
+    /// can never leave a user without a way in.
+    User {
+        id: Uuid,
+        name: DisplayName,
+        key: String,
+        session: TokenHash,
+    },
+    Session {
+        hash: TokenHash,
+        user: Uuid,
+    },
+    Channel {
+        key: String,
+        channel: Channel,
+        position: u64,
+    },
+    Message {
+        key: String,
+        event: Arc<Event>,
+        user: Uuid,
+        send_position: u64,
+        window: usize,
+    },
+}
+
+/// Everything the database holds, for the hub to start from.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub users: Vec<(Uuid, DisplayName)>,
+    pub sessions: Vec<(TokenHash, Uuid)>,
+    /// In creation order, each with its head and last messages (oldest first).
+    pub channels: Vec<(Channel, u64, Vec<Message>)>,
+    /// Per user, oldest first: `(user, client_id, channel key, seq, position)`.
+    pub sends: Vec<(Uuid, ClientId, String, u64, u64)>,
+}
+
+/// Opens (creating or migrating) the database in `dir` and reads it whole.
+pub fn open(dir: &Path) -> Result<(Snapshot, Connection), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join(DATABASE_FILE);
+    let sql = |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
+    };
+    let mut conn = Connection::open(&path).map_err(sql)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(sql)?;
+    migrate(&mut conn, &path)?;
+    let snapshot = read_snapshot(&conn, &path)?;
+    Ok((snapshot, conn))
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sql)?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(migration).map_err(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    let uuid =
+        |raw: String| Uuid::parse_str(&raw).map_err(|e| corrupt(format!("user id {raw:?}: {e}")));
+    let mut snapshot = Snapshot::default();
+
+    let mut stmt = conn
+        .prepare("SELECT id, display_name FROM users")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(sql)?;
+    for row in rows {
+        let (id, name) = row.map_err(sql)?;
+        let name = DisplayName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
+        snapshot.users.push((uuid(id)?, name));
+    }
+
+    let mut stmt = conn
+        .prepare("SELECT token_hash, user_id FROM sessions")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(sql)?;
+    for row in rows {
+        let (hash, user) = row.map_err(sql)?;
+        let hash = TokenHash::from_bytes(&hash).ok_or_else(|| corrupt("session hash".into()))?;
+        snapshot.sessions.push((hash, uuid(user)?));
+    }
+
+    let mut stmt = conn
+        .prepare(
+            "SELECT name_key, name, created_by, created_at, head FROM channels ORDER BY position",
+        )
+        .map_err(sql)?;
+    let channels: Vec<(String, String, String, String, i64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)?;
+    let mut messages = conn
+        .prepare(
+            "SELECT seq, author, body, sent_at, client_id FROM messages
+             WHERE channel_key = ?1 ORDER BY seq DESC LIMIT ?2",
+        )
+        .map_err(sql)?;
+    for (key, name, created_by, created_at, head) in channels {
+        let name = ChannelName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
+        let channel = Channel {
+            name: name.clone(),
+            created_by: DisplayName::parse(&created_by).map_err(|e| corrupt(e.to_string()))?,
+            created_at: serde_json::from_value(serde_json::Value::String(created_at))
+                .map_err(|e| corrupt(e.to_string()))?,
+        };
+        let rows: Vec<(i64, String, String, String, Option<String>)> = messages
+            .query_map(params![key, HISTORY_LEN as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let mut list = Vec::with_capacity(rows.len());
+        for (seq, author, body, sent_at, client_id) in rows.into_iter().rev() {
+            list.push(Message {
+                channel: name.clone(),
+                seq: seq as u64,
+                author: DisplayName::parse(&author).map_err(|e| corrupt(e.to_string()))?,
+                body: MessageBody::parse(&body).map_err(|e| corrupt(e.to_string()))?,
+                sent_at: serde_json::from_value(serde_json::Value::String(sent_at))
+                    .map_err(|e| corrupt(e.to_string()))?,
+                client_id: client_id
+                    .map(|id| ClientId::parse(&id))
+                    .transpose()
+                    .map_err(|e| corrupt(e.to_string()))?,
+            });
+        }
+        snapshot.channels.push((channel, head as u64, list));
+    }
+
+    let mut stmt = conn
+        .prepare("SELECT user_id, client_id, channel_key, seq, position FROM recent_sends ORDER BY user_id, position")
+        .map_err(sql)?;
+    let rows: Vec<(String, String, String, i64, i64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)?;
+    for (user, client_id, key, seq, position) in rows {
+        let client_id = ClientId::parse(&client_id).map_err(|e| corrupt(e.to_string()))?;
+        snapshot
+            .sends
+            .push((uuid(user)?, client_id, key, seq as u64, position as u64));
+    }
+    Ok(snapshot)
+}
+
+/// The hub's side of the journal: where entries go, and how far they are durable.
+pub struct Journal {
+    pub entries: SyncSender<(u64, Entry)>,
+    pub durable: watch::Receiver<u64>,
+    pub writer: JoinHandle<()>,
+}
+
+/// Starts the journal thread. `publish` is called after every commit with
+/// the batch, in order; then `durable` moves to the batch's last ticket.
+pub fn start_journal(
+    conn: Connection,
+    queue: usize,
+    path: PathBuf,
+    publish: impl Fn(Vec<Entry>) + Send + 'static,
+) -> Journal {
+    let (entries, rx) = std::sync::mpsc::sync_channel(queue.max(1));
+    let (durable_tx, durable) = watch::channel(0u64);
+    let writer = std::thread::Builder::new()
+        .name("flack-journal".into())
+        .spawn(move || run_journal(conn, rx, durable_tx, path, publish))
+        .unwrap_or_else(|e| {
+            tracing::error!("cannot start the journal thread: {e}");
+            std::process::exit(70);
+        });
+    Journal {
+        entries,
+        durable,
+        writer,
+    }
+}
+
+fn run_journal(
+    mut conn: Connection,
+    rx: Receiver<(u64, Entry)>,
+    durable: watch::Sender<u64>,
+    path: PathBuf,
+    publish: impl Fn(Vec<Entry>),
+) {
+    // Ends when every sender is gone (shutdown), after the last batch.
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let last_ticket = batch.last().map_or(0, |(ticket, _)| *ticket);
+        let entries: Vec<Entry> = batch.into_iter().map(|(_, entry)| entry).collect();
+        let mut attempt = 1;
+        loop {
+            match commit(&mut conn, &entries) {
+                Ok(()) => break,
+                Err(e) if attempt < COMMIT_ATTEMPTS => {
+                    tracing::warn!(
+                        attempt,
+                        "commit to {} failed, retrying: {e}",
+                        path.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                Err(e) => {
+                    // Fail-stop: nothing in this batch was acknowledged, and a
+                    // restart resumes from the last good commit.
+                    tracing::error!("cannot write to {}: {e}; stopping", path.display());
+                    std::process::exit(70);
+                }
+            }
+        }
+        publish(entries);
+        durable.send_replace(last_ticket);
+    }
+}
+
+fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for entry in entries {
+        match entry {
+            Entry::User {
+                id,
+                name,
+                key,
+                session,
+            } => {
+                tx.execute(
+                    "INSERT INTO users (id, display_name, name_key) VALUES (?1, ?2, ?3)",
+                    params![id.to_string(), name.as_str(), key],
+                )?;
+                tx.execute(
+                    "INSERT INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
+                    params![session.as_bytes().as_slice(), id.to_string()],
+                )?;
+            }
+            Entry::Session { hash, user } => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
+                    params![hash.as_bytes().as_slice(), user.to_string()],
+                )?;
+            }
+            Entry::Channel {
+                key,
+                channel,
+                position,
+            } => {
+                tx.execute(
+                    "INSERT INTO channels (name_key, name, created_by, created_at, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        key,
+                        channel.name.as_str(),
+                        channel.created_by.as_str(),
+                        channel.created_at.to_rfc3339(),
+                        *position as i64
+                    ],
+                )?;
+            }
+            Entry::Message {
+                key,
+                event,
+                user,
+                send_position,
+                window,
+            } => {
+                let m = &event.message;
+                let seq = m.seq as i64;
+                tx.execute(
+                    "INSERT INTO messages (channel_key, seq, author, body, sent_at, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![key, seq, m.author.as_str(), m.body.as_str(), m.sent_at.to_rfc3339(), m.client_id.as_ref().map(ClientId::as_str)],
+                )?;
+                tx.execute(
+                    "UPDATE channels SET head = ?2 WHERE name_key = ?1",
+                    params![key, seq],
+                )?;
+                tx.execute(
+                    "DELETE FROM messages WHERE channel_key = ?1 AND seq <= ?2",
+                    params![key, seq - HISTORY_LEN as i64],
+                )?;
+                if let Some(client_id) = &m.client_id {
+                    let user = user.to_string();
+                    tx.execute(
+                        "INSERT OR REPLACE INTO recent_sends (user_id, client_id, channel_key, seq, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![user, client_id.as_str(), key, seq, *send_position as i64],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM recent_sends WHERE user_id = ?1 AND position <= ?2",
+                        params![user, *send_position as i64 - *window as i64],
+                    )?;
+                }
+            }
+        }
+    }
+    tx.commit()
+}
+
+/// Reads the schema version of a database file (for tests and diagnostics).
+pub fn schema_version(path: &Path) -> rusqlite::Result<Option<i64>> {
+    let conn = Connection::open(path)?;
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .optional()
+}
