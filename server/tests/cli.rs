@@ -3,47 +3,12 @@
 
 mod common;
 
-use common::Client;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use common::{signal, spawn_server, wait_for_exit, Client};
+use std::process::Command;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_server");
-
-/// Starts the binary on a free loopback port and returns it with its address.
-fn spawn_server() -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("server prints its address");
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
-    (child, addr)
-}
-
-fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().expect("wait works") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
 
 #[test]
 fn help_describes_the_flags_and_exits_zero() {
@@ -96,16 +61,12 @@ fn a_port_in_use_is_reported_and_exits_non_zero() {
 
 #[tokio::test]
 async fn sigterm_closes_connections_with_going_away_and_exits_zero() {
-    let (mut child, addr) = spawn_server();
+    let (mut child, addr) = spawn_server(&[]);
     let mut alice = Client::new(addr);
     assert_eq!(alice.register("alice").await.status(), 200);
     let mut ws = alice.connect().await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(&child, "TERM");
 
     let close = loop {
         match ws.next_message().await {

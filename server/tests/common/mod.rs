@@ -5,8 +5,10 @@
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use server::{Application, Config};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -15,6 +17,51 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a test waits for a frame it expects before failing.
 pub const FRAME_WAIT: Duration = Duration::from_secs(10);
+
+/// Starts the real binary on a free loopback port (plus `args`) and returns
+/// it with its address, read from the line it prints when ready.
+pub fn spawn_server(args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server prints its address");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+    (child, addr)
+}
+
+/// Waits (polling, bounded) for a child to exit.
+pub fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("wait works") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Sends a signal to a child by pid (`TERM`, `KILL`).
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -97,6 +144,22 @@ impl Client {
             base: format!("http://{addr}"),
             ws_url: format!("ws://{addr}/ws"),
             cookie: None,
+        }
+    }
+
+    /// A client of the server at `addr` that presents an existing session
+    /// cookie (`name=value`), as a browser does after a server restart.
+    pub fn with_cookie(addr: SocketAddr, cookie: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("cookie", cookie.parse().expect("cookie header"));
+        Client {
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("http client"),
+            base: format!("http://{addr}"),
+            ws_url: format!("ws://{addr}/ws"),
+            cookie: Some(cookie.to_owned()),
         }
     }
 
