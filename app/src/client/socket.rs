@@ -55,8 +55,10 @@ mod imp {
     /// Commands waiting for the socket task; small, since the UI issues them
     /// at human speed and state is re-derived on reconnect anyway.
     const COMMAND_QUEUE: usize = 256;
-    /// How often the client pings an otherwise quiet link.
-    const HEARTBEAT_MS: u32 = 15_000;
+    /// How often the client pings the server.
+    const HEARTBEAT_MS: f64 = 15_000.0;
+    /// How often the link's health (and the browser's online state) is checked.
+    const CHECK_MS: u32 = 1_000;
     /// A link silent for this long is dead.
     const DEAD_AFTER_MS: f64 = 40_000.0;
     const BACKOFF_BASE_MS: f64 = 500.0;
@@ -166,10 +168,11 @@ mod imp {
 
         let mut welcomed = false;
         let mut last_heard = js_sys::Date::now();
+        let mut last_ping = last_heard;
         loop {
             let mut incoming = stream.next().fuse();
             let mut outgoing = commands.next().fuse();
-            let mut tick = TimeoutFuture::new(HEARTBEAT_MS).fuse();
+            let mut tick = TimeoutFuture::new(CHECK_MS).fuse();
             futures::select! {
                 frame = incoming => match frame {
                     Some(Ok(WsMessage::Text(text))) => {
@@ -203,11 +206,17 @@ mod imp {
                     None => return welcomed,
                 },
                 _ = tick => {
-                    if js_sys::Date::now() - last_heard > DEAD_AFTER_MS {
+                    let now = js_sys::Date::now();
+                    // The browser says the network is gone: say so now rather
+                    // than after the heartbeat gives up.
+                    if !online() || now - last_heard > DEAD_AFTER_MS {
                         return welcomed;
                     }
-                    if send_frame(&mut sink, &ClientFrame::Ping).await.is_err() {
-                        return welcomed;
+                    if now - last_ping > HEARTBEAT_MS {
+                        last_ping = now;
+                        if send_frame(&mut sink, &ClientFrame::Ping).await.is_err() {
+                            return welcomed;
+                        }
                     }
                 },
             }

@@ -39,7 +39,12 @@ pub fn Sidebar() -> impl IntoView {
                     "Menu"
                 </button>
             </div>
-            <div id="sidebar-body" class="sidebar-body">
+            <div id="sidebar-body" class="sidebar-body" on:click=move |ev| {
+                // Following any channel link (even the open one) folds it too.
+                if clicked_link(&ev) {
+                    open.set(false);
+                }
+            }>
                 <p class="me">
                     "Signed in as " <strong class="me-name">{name}</strong>
                 </p>
@@ -48,5 +53,22 @@ pub fn Sidebar() -> impl IntoView {
                 <ChannelForm/>
             </div>
         </aside>
+    }
+}
+
+/// Whether a click landed on (or inside) a link.
+fn clicked_link(ev: &leptos::ev::MouseEvent) -> bool {
+    #[cfg(feature = "browser")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        ev.target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|el| el.closest("a").ok().flatten())
+            .is_some()
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = ev;
+        false
     }
 }

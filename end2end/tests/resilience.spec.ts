@@ -1,0 +1,45 @@
+// The link drops: nothing typed is lost, nothing shows twice, and the
+// status says what is going on.
+import { test, expect } from "@playwright/test";
+import { chooseName, createChannel, messages, open, send, unique, waitConnected } from "./helpers";
+
+test("messages sent while offline wait, then appear exactly once for everyone", async ({ browser }) => {
+  const channel = unique("flaky");
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  await open(a);
+  await chooseName(a, unique("alice"));
+  await createChannel(a, channel);
+  await open(b, `/c/${channel}`);
+  await chooseName(b, unique("bob"));
+  await waitConnected(a);
+  await waitConnected(b);
+
+  await alice.setOffline(true);
+  await expect(a.getByRole("status")).toHaveText(/Offline/);
+  await send(a, "sent while offline 1");
+  await send(a, "sent while offline 2");
+  const pending = messages(a).locator("article.pending");
+  await expect(pending).toHaveCount(2);
+  await expect(pending.first()).toContainText("Sending");
+  await expect(messages(b).getByRole("article").filter({ hasText: "sent while offline" })).toHaveCount(0);
+
+  await alice.setOffline(false);
+  await waitConnected(a);
+  for (const page of [a, b]) {
+    for (const text of ["sent while offline 1", "sent while offline 2"]) {
+      await expect(messages(page).getByRole("article").filter({ hasText: text })).toHaveCount(1);
+    }
+  }
+  await expect(pending).toHaveCount(0);
+  const order = await messages(b).getByRole("article").locator(".body").allInnerTexts();
+  expect(order).toEqual(["sent while offline 1", "sent while offline 2"]);
+  // Still exactly once after a while (late acks or replays change nothing).
+  await b.waitForTimeout(1000);
+  await expect(messages(b).getByRole("article")).toHaveCount(2);
+  await expect(messages(a).getByRole("article")).toHaveCount(2);
+  await alice.close();
+  await bob.close();
+});
