@@ -1,6 +1,6 @@
 // The six core capabilities, as users would exercise them in Chromium.
 import { test, expect } from "@playwright/test";
-import { chooseName, createChannel, messages, open, send, unique, waitConnected } from "./helpers";
+import { aliceAndBob, bothIn, chooseName, createChannel, messages, open, send, unique, waitConnected } from "./helpers";
 
 test("the first visit asks for a display name and refuses bad or taken ones", async ({ browser }) => {
   const taken = unique("taken");
@@ -32,19 +32,9 @@ test("the first visit asks for a display name and refuses bad or taken ones", as
 
 test("two users exchange messages live, with names and local times", async ({ browser }) => {
   const channel = unique("general");
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await open(a);
-  await chooseName(a, unique("alice"));
-  await createChannel(a, channel);
-  await open(b);
-  await chooseName(b, unique("bob"));
-  await b.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: channel }).click();
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  await bothIn(a, b, channel);
   await expect(b).toHaveURL(new RegExp(`/c/${channel}$`));
-  await waitConnected(a);
-  await waitConnected(b);
 
   await send(a, "hello bob");
   const seenByBob = messages(b).getByRole("article").filter({ hasText: "hello bob" });
@@ -76,15 +66,7 @@ test("two users exchange messages live, with names and local times", async ({ br
 
 test("a channel created elsewhere appears live, and a clash in any case is refused", async ({ browser }) => {
   const channel = unique("Random");
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await open(a);
-  await chooseName(a, unique("alice"));
-  await open(b);
-  await chooseName(b, unique("bob"));
-  await waitConnected(b);
+  const { alice, bob, a, b } = await aliceAndBob(browser);
 
   await createChannel(a, channel);
   const nav = b.getByRole("navigation", { name: "Channels" });

@@ -1,5 +1,5 @@
 // Shared steps for the browser tests, named for what a user does.
-import { expect, type Page } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "@playwright/test";
 
 /** A name nobody else in this server run has. */
 export function unique(prefix: string): string {
@@ -36,4 +36,29 @@ export async function send(page: Page, text: string): Promise<void> {
 
 export async function waitConnected(page: Page): Promise<void> {
   await expect(page.getByRole("status")).toHaveText(/Connected/);
+}
+
+/** Alice and Bob, each in their own browser, both signed in and connected. */
+export async function aliceAndBob(
+  browser: Browser,
+  aliceOptions: BrowserContextOptions = {},
+): Promise<{ alice: BrowserContext; bob: BrowserContext; a: Page; b: Page }> {
+  const alice = await browser.newContext(aliceOptions);
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  await open(a);
+  await chooseName(a, unique("alice"));
+  await open(b);
+  await chooseName(b, unique("bob"));
+  await waitConnected(a);
+  await waitConnected(b);
+  return { alice, bob, a, b };
+}
+
+/** Alice creates `channel`; Bob opens it from the channel list. */
+export async function bothIn(a: Page, b: Page, channel: string): Promise<void> {
+  await createChannel(a, channel);
+  await b.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: channel }).click();
+  await expect(b.getByRole("heading", { level: 1 })).toContainText(channel);
 }

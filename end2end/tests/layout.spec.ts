@@ -1,20 +1,10 @@
 // Reading comfort: scrolling behaviour, narrow screens, dark mode.
 import { test, expect } from "@playwright/test";
-import { chooseName, createChannel, messages, open, send, unique, waitConnected } from "./helpers";
+import { aliceAndBob, bothIn, chooseName, createChannel, messages, open, send, unique } from "./helpers";
 
 test("the log follows new messages at the bottom and stays put when scrolled up", async ({ browser }) => {
-  const channel = unique("scroll");
-  const alice = await browser.newContext({ viewport: { width: 1000, height: 500 } });
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await open(a);
-  await chooseName(a, unique("alice"));
-  await createChannel(a, channel);
-  await waitConnected(a);
-  await open(b, `/c/${channel}`);
-  await chooseName(b, unique("bob"));
-  await waitConnected(b);
+  const { alice, bob, a, b } = await aliceAndBob(browser, { viewport: { width: 1000, height: 500 } });
+  await bothIn(a, b, unique("scroll"));
 
   for (let i = 1; i <= 25; i++) await send(b, `filler ${i}`);
   const log = messages(a);

@@ -1,21 +1,11 @@
 // The link drops: nothing typed is lost, nothing shows twice, and the
 // status says what is going on.
 import { test, expect } from "@playwright/test";
-import { chooseName, createChannel, messages, open, send, unique, waitConnected } from "./helpers";
+import { aliceAndBob, bothIn, messages, send, unique, waitConnected } from "./helpers";
 
 test("messages sent while offline wait, then appear exactly once for everyone", async ({ browser }) => {
-  const channel = unique("flaky");
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await open(a);
-  await chooseName(a, unique("alice"));
-  await createChannel(a, channel);
-  await open(b, `/c/${channel}`);
-  await chooseName(b, unique("bob"));
-  await waitConnected(a);
-  await waitConnected(b);
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  await bothIn(a, b, unique("flaky"));
 
   await alice.setOffline(true);
   await expect(a.getByRole("status")).toHaveText(/Offline/);

@@ -131,47 +131,41 @@ async fn check_after_restart(addr: SocketAddr, senders: &[Sender]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_loses_no_acknowledged_message() {
+/// Five senders write until the server gets `sig` after `after`; the server
+/// restarted on the same data dir must pass `check_after_restart`. Returns
+/// how the first server exited.
+async fn stop_while_sending_and_restart(
+    sig: &'static str,
+    after: Duration,
+) -> Option<std::process::ExitStatus> {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap().to_owned();
     let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
     let sending = tokio::spawn(send_until_the_server_dies(addr));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    signal(&child, "KILL");
-    let _ = tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(5)))
-        .await;
+    tokio::time::sleep(after).await;
+    signal(&child, sig);
+    let exit =
+        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(5)))
+            .await
+            .unwrap();
     let senders = sending.await.unwrap();
 
     let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
     check_after_restart(addr, &senders).await;
     signal(&child, "KILL");
     let _ = wait_for_exit(&mut child, Duration::from_secs(5));
+    exit
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_message() {
+    stop_while_sending_and_restart("KILL", Duration::from_millis(1500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_data_dir_exits_zero_and_loses_nothing_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_owned();
-    let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
-    let sending = tokio::spawn(send_until_the_server_dies(addr));
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    signal(&child, "TERM");
-    let status =
-        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(5)))
-            .await
-            .unwrap();
-    assert_eq!(
-        status.map(|s| s.code()),
-        Some(Some(0)),
-        "exits 0 within 5 s"
-    );
-    let senders = sending.await.unwrap();
-
-    let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
-    check_after_restart(addr, &senders).await;
-    signal(&child, "TERM");
-    let _ = wait_for_exit(&mut child, Duration::from_secs(5));
+    let exit = stop_while_sending_and_restart("TERM", Duration::from_millis(1000)).await;
+    assert_eq!(exit.map(|s| s.code()), Some(Some(0)), "exits 0 within 5 s");
 }
 
 #[test]

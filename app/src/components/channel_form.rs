@@ -2,7 +2,7 @@
 //! A clash (ignoring case) or a broken rule shows the server's reason.
 
 use crate::api;
-use crate::components::name_prompt::capitalize;
+use crate::components::field::{sentence, FieldError, TextField};
 use crate::model::ChannelName;
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -23,7 +23,7 @@ pub fn ChannelForm() -> impl IntoView {
         }
         let raw = name.get_untracked();
         if let Err(e) = ChannelName::parse(&raw) {
-            error.set(Some(capitalize(&e.to_string())));
+            error.set(Some(sentence(&e.to_string())));
             return;
         }
         busy.set(true);
@@ -37,7 +37,7 @@ pub fn ChannelForm() -> impl IntoView {
                     chat.learn_channel(channel);
                     navigate(&path, Default::default());
                 }
-                Err(e) => error.set(Some(capitalize(&e.message))),
+                Err(e) => error.set(Some(sentence(&e.message))),
             }
             busy.set(false);
         });
@@ -47,27 +47,19 @@ pub fn ChannelForm() -> impl IntoView {
         <form class="channel-form" on:submit=submit>
             <label for="channel-name">"Channel name"</label>
             <div class="row">
-                <input
+                <TextField
                     id="channel-name"
                     name="name"
+                    value=name
+                    error
                     autocomplete="off"
                     placeholder="e.g. general"
-                    aria-invalid=move || error.with(Option::is_some).to_string()
-                    aria-describedby="channel-name-error"
-                    prop:value=move || name.get()
-                    on:input=move |ev| {
-                        name.set(event_target_value(&ev));
-                        error.set(None);
-                    }
-                    disabled=move || !chat.hydrated.get()
                 />
                 <button type="submit" disabled=move || !chat.hydrated.get() || busy.get()>
                     "Create"
                 </button>
             </div>
-            <div id="channel-name-error">
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            </div>
+            <FieldError for_id="channel-name" error/>
         </form>
     }
 }

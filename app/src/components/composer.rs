@@ -2,7 +2,7 @@
 //! line. Empty messages are not sent; a refused one keeps its draft and says
 //! why.
 
-use crate::components::name_prompt::capitalize;
+use crate::components::field::{sentence, FieldError};
 use crate::model::{ChannelName, InputError, MessageBody, MESSAGE_BODY_MAX_CHARS};
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -25,7 +25,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
         }
         // Nothing to send: not an error worth a message.
         Err(InputError::Empty { .. }) => {}
-        Err(e) => error.set(Some(capitalize(&e.to_string()))),
+        Err(e) => error.set(Some(sentence(&e.to_string()))),
     };
     let send_on_submit = send.clone();
 
@@ -52,7 +52,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                 rows="1"
                 placeholder=placeholder
                 aria-invalid=move || error.with(Option::is_some).to_string()
-                aria-describedby="message-error"
+                aria-describedby="message-input-error"
                 prop:value=move || draft.get()
                 on:input=move |ev| {
                     draft.set(event_target_value(&ev));
@@ -67,9 +67,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                     {move || format!("{} / {}", length(), MESSAGE_BODY_MAX_CHARS)}
                 </span>
             </Show>
-            <div id="message-error" class="composer-error">
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            </div>
+            <FieldError for_id="message-input" error/>
         </form>
     }
 }

@@ -6,6 +6,7 @@ pub mod channel_form;
 pub mod channel_list;
 pub mod composer;
 pub mod connection_status;
+pub mod field;
 pub mod message_item;
 pub mod message_log;
 pub mod name_prompt;

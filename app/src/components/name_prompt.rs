@@ -2,6 +2,7 @@
 //! ignoring case). Refusals show in an alert and the prompt stays.
 
 use crate::api;
+use crate::components::field::{sentence, FieldError, TextField};
 use crate::model::DisplayName;
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -29,7 +30,7 @@ pub fn NamePrompt() -> impl IntoView {
         }
         let raw = name.get_untracked();
         if let Err(e) = DisplayName::parse(&raw) {
-            error.set(Some(capitalize(&e.to_string())));
+            error.set(Some(sentence(&e.to_string())));
             return;
         }
         busy.set(true);
@@ -41,7 +42,7 @@ pub fn NamePrompt() -> impl IntoView {
                     chat.notice.set(None);
                     chat.user.set(Some(user));
                 }
-                Err(e) => error.set(Some(capitalize(&e.message))),
+                Err(e) => error.set(Some(sentence(&e.message))),
             }
             busy.set(false);
         });
@@ -54,36 +55,19 @@ pub fn NamePrompt() -> impl IntoView {
                 <p>"Chat in channels, live. Pick the name others will see."</p>
                 {move || chat.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
                 <label for="display-name">"Display name"</label>
-                <input
+                <TextField
                     id="display-name"
                     name="display_name"
+                    value=name
+                    error
                     autocomplete="nickname"
-                    autofocus
-                    aria-invalid=move || error.with(Option::is_some).to_string()
-                    aria-describedby="display-name-error"
-                    prop:value=move || name.get()
-                    on:input=move |ev| {
-                        name.set(event_target_value(&ev));
-                        error.set(None);
-                    }
-                    disabled=move || !chat.hydrated.get()
+                    autofocus=true
                 />
                 <button type="submit" disabled=move || !chat.hydrated.get() || busy.get()>
                     "Continue"
                 </button>
-                <div id="display-name-error">
-                    {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                </div>
+                <FieldError for_id="display-name" error/>
             </form>
         </main>
-    }
-}
-
-/// "display name must not be empty" -> "Display name must not be empty".
-pub fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
