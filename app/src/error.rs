@@ -25,6 +25,8 @@ pub enum ApiErrorCode {
     ChannelExists,
     /// No valid session cookie: register first.
     NotSignedIn,
+    /// A cross-site request to an endpoint that changes state.
+    Forbidden,
     UnknownChannel,
     RateLimited,
     /// The server cannot take this now (its store is behind); retry.
@@ -39,6 +41,7 @@ impl ApiErrorCode {
         match self {
             Self::InvalidInput | Self::BadRequest => 400,
             Self::NotSignedIn => 401,
+            Self::Forbidden => 403,
             Self::UnknownChannel => 404,
             Self::NameTaken | Self::ChannelExists => 409,
             Self::RateLimited => 429,
@@ -53,6 +56,9 @@ impl ApiErrorCode {
 pub struct ApiError {
     pub code: ApiErrorCode,
     pub message: String,
+    /// With `rate_limited`: when to try again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -60,6 +66,15 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A `rate_limited` refusal that says when to retry.
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_ms: Some(retry_after_ms),
+            ..Self::new(ApiErrorCode::RateLimited, message)
         }
     }
 }

@@ -18,6 +18,8 @@ pub mod api;
 pub mod client;
 pub mod components;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod pages;
 pub mod protocol;

@@ -155,39 +155,3 @@ test("empty messages are not sent and over-long ones keep the draft with an erro
   await expect(box).toHaveValue(long);
   await expect(messages(page).getByRole("article")).toHaveCount(0);
 });
-
-test("script in a message, a name or a channel name is shown as text and never runs", async ({ browser }) => {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  let dialogs = 0;
-  page.on("dialog", async (d) => {
-    dialogs += 1;
-    await d.dismiss();
-  });
-  await open(page);
-  const evilName = `<img src=x onerror=alert(1)>`.slice(0, 28) + unique("").slice(0, 4);
-  await chooseName(page, evilName);
-  const evilChannel = `<svg onload=alert(2)>${unique("")}`;
-  await createChannel(page, evilChannel);
-  await waitConnected(page);
-  const payload = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>`;
-  await send(page, payload);
-  const item = messages(page).getByRole("article").filter({ hasText: "<b>bold</b>" });
-  await expect(item).toHaveCount(1);
-  await expect(item.locator(".body")).toHaveText(payload);
-  await expect(page.locator("main img, main script, main b, main svg, nav svg, nav img")).toHaveCount(0);
-  await expect(page.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: evilChannel })).toBeVisible();
-
-  // A second viewer, loading the server-rendered page, is safe as well.
-  const other = await ctx.newPage();
-  other.on("dialog", async (d) => {
-    dialogs += 1;
-    await d.dismiss();
-  });
-  await other.goto(page.url());
-  await expect(messages(other).getByRole("article")).toHaveCount(1);
-  expect(await other.evaluate(() => (window as any).__pwned)).toBeUndefined();
-  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
-  expect(dialogs).toBe(0);
-  await ctx.close();
-});

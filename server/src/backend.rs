@@ -4,13 +4,16 @@
 
 use crate::hub::{Hub, HubError};
 use crate::identity::session_from_headers;
+use crate::limits::{retry_after_ms, Limits};
 use app::api::ChatBackend;
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, UserInfo};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct HubBackend {
     pub hub: Hub,
+    pub limits: Arc<Limits>,
     pub secure_cookies: bool,
 }
 
@@ -61,6 +64,16 @@ impl ChatBackend for HubBackend {
                 "choose a display name before creating a channel",
             )
         })?;
+        if let Err(wait) = self.limits.check_channel(&user.user_id) {
+            let ms = retry_after_ms(wait);
+            return Err(ApiError::rate_limited(
+                format!(
+                    "you are creating channels too fast; try again in {} s",
+                    ms.div_ceil(1000)
+                ),
+                ms,
+            ));
+        }
         let (channel, ticket) = self.hub.create_channel(&user, name)?;
         self.hub.durable(ticket).await;
         tracing::info!(channel = %channel.name, by = %user.display_name, "channel created");

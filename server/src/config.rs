@@ -40,6 +40,55 @@ pub struct Config {
     #[arg(long, env = "FLACK_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Messages one user may post per second (0: unlimited)...
+    #[arg(long, env = "FLACK_MESSAGE_RATE", default_value_t = 10)]
+    pub message_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_MESSAGE_BURST", default_value_t = 30)]
+    pub message_burst: u32,
+
+    /// Channels one user may create per minute (0: unlimited)...
+    #[arg(long, env = "FLACK_CHANNEL_RATE", default_value_t = 10)]
+    pub channel_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_CHANNEL_BURST", default_value_t = 10)]
+    pub channel_burst: u32,
+
+    /// Registrations one IP address may make per minute (0: unlimited)...
+    #[arg(long, env = "FLACK_REGISTER_RATE", default_value_t = 20)]
+    pub register_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_REGISTER_BURST", default_value_t = 60)]
+    pub register_burst: u32,
+
+    /// WebSocket frames one connection may send per second (0: unlimited)...
+    #[arg(long, env = "FLACK_FRAME_RATE", default_value_t = 50)]
+    pub frame_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_FRAME_BURST", default_value_t = 200)]
+    pub frame_burst: u32,
+
+    /// Invalid or excess frames a connection may send (recovering one per
+    /// second) before it is closed as abusive (1008).
+    #[arg(long, env = "FLACK_INVALID_FRAME_BURST", default_value_t = 20)]
+    pub invalid_frame_burst: u32,
+
+    /// Most WebSocket connections the server holds.
+    #[arg(long, env = "FLACK_MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+
+    /// Most WebSocket connections from one IP address.
+    #[arg(long, env = "FLACK_MAX_CONNECTIONS_PER_IP", default_value_t = 200)]
+    pub max_connections_per_ip: usize,
+
+    /// Largest HTTP request body accepted, in bytes.
+    #[arg(long, env = "FLACK_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Read buffer of each WebSocket, in bytes (memory per connection).
+    #[arg(long, env = "FLACK_WS_READ_BUFFER", default_value_t = 4096)]
+    pub ws_read_buffer: usize,
+
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long, env = "FLACK_MAX_FRAME_BYTES", default_value_t = app::protocol::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
@@ -100,6 +149,12 @@ impl Config {
     pub fn for_tests() -> Self {
         let mut config = Self::parse_from(["flack"]);
         config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        // Tests send bursts far beyond a person's pace; tests of the limits
+        // set them explicitly.
+        config.message_rate = 0;
+        config.frame_rate = 0;
+        config.register_rate = 0;
+        config.channel_rate = 0;
         config
     }
 }

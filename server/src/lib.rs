@@ -4,7 +4,9 @@
 //! - `config`: the command line; every limit is a flag;
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
 //! - `identity`: session tokens and the cookie;
+//! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
+//! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
 //! - `session`: one WebSocket connection;
 //! - `store`: the SQLite journal behind `--data-dir` (group commit);
 //! - `startup`: the router, the listener, graceful shutdown;
@@ -17,6 +19,8 @@ pub mod backend;
 pub mod config;
 pub mod hub;
 pub mod identity;
+pub mod limits;
+pub mod policy;
 pub mod session;
 pub mod shutdown;
 pub mod startup;

@@ -14,10 +14,12 @@
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
 use crate::hub::{Event, Hub, HubError, Joined};
-use app::model::{ChannelName, UserInfo};
+use crate::limits::{retry_after_ms, FrameLimiter, Limits};
+use app::model::{ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
+use governor::clock::{Clock, DefaultClock};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -28,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code for a message over the size limit.
 pub const CLOSE_TOO_BIG: u16 = 1009;
-/// Close code for a client that is too slow or silent (policy violation).
+/// Close code for a client that is too slow, silent or abusive (policy violation).
 pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a text frame that is not UTF-8 (RFC 6455 "invalid payload").
+pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 
 /// Per-connection timing settings.
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ enum Ended {
     WriteTimeout,
     #[error("client was silent past the idle timeout")]
     Idle,
+    #[error("client kept sending invalid or excess frames")]
+    Abusive,
     #[error("transport error: {0}")]
     Transport(String),
 }
@@ -66,6 +72,9 @@ struct Session<S> {
     hub: Hub,
     user: UserInfo,
     settings: SessionSettings,
+    limits: Arc<Limits>,
+    frames: Option<FrameLimiter>,
+    invalid_frames: Option<FrameLimiter>,
     viewing: Option<Viewing>,
     last_heard: Instant,
 }
@@ -77,6 +86,7 @@ pub async fn run<S>(
     hub: Hub,
     user: UserInfo,
     settings: SessionSettings,
+    limits: Arc<Limits>,
     shutdown: CancellationToken,
 ) where
     S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
@@ -87,6 +97,9 @@ pub async fn run<S>(
         hub,
         user,
         settings,
+        frames: limits.frame_limiter(),
+        invalid_frames: limits.invalid_frame_limiter(),
+        limits,
         viewing: None,
         last_heard: Instant::now(),
     };
@@ -100,6 +113,7 @@ pub async fn run<S>(
         Err(Ended::Shutdown) => Some((CLOSE_GOING_AWAY, "server is shutting down")),
         Err(Ended::WriteTimeout) => Some((CLOSE_POLICY, "too slow: reconnect to resume")),
         Err(Ended::Idle) => Some((CLOSE_POLICY, "no heartbeat: reconnect to resume")),
+        Err(Ended::Abusive) => Some((CLOSE_POLICY, "too many invalid or excess frames")),
         _ => None,
     };
     if let Some((code, reason)) = close {
@@ -169,33 +183,63 @@ where
 
     async fn transport_error(&mut self, e: axum::Error) -> Result<(), Ended> {
         let text = e.to_string();
-        // tungstenite reports an oversized message as a capacity error; say
-        // so with the matching close code before the connection goes.
-        if text.contains("Space limit exceeded")
-            || text.contains("too long")
-            || text.contains("too big")
-        {
+        // tungstenite reports an oversized message as a capacity error and
+        // a non-UTF-8 text frame as a UTF-8 error; say so with the matching
+        // close code before the connection goes.
+        let close = if text.contains("Space limit exceeded") || text.contains("too long") {
+            Some((CLOSE_TOO_BIG, "message too big"))
+        } else if text.contains("UTF-8") || text.contains("utf-8") {
+            Some((CLOSE_INVALID_PAYLOAD, "text frames must be UTF-8"))
+        } else {
+            None
+        };
+        if let Some((code, reason)) = close {
             let frame = WsMessage::Close(Some(CloseFrame {
-                code: CLOSE_TOO_BIG,
-                reason: "message too big".into(),
+                code,
+                reason: reason.into(),
             }));
             let _ = timeout(self.settings.write_timeout, self.socket.send(frame)).await;
         }
         Err(Ended::Transport(text))
     }
 
+    /// Counts an invalid or excess frame; past the burst the connection ends.
+    fn strike(&mut self) -> Result<(), Ended> {
+        match &self.invalid_frames {
+            Some(limiter) if limiter.check().is_err() => Err(Ended::Abusive),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a frame with `err`, counting it against the connection.
+    async fn refuse(&mut self, err: ErrorFrame) -> Result<(), Ended> {
+        self.strike()?;
+        self.send_frame(&ServerFrame::Error(err)).await
+    }
+
     async fn on_message(&mut self, message: WsMessage) -> Result<(), Ended> {
+        if matches!(message, WsMessage::Text(_) | WsMessage::Binary(_)) {
+            if let Some(Err(not_until)) = self.frames.as_ref().map(|limiter| limiter.check()) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let mut err = ErrorFrame::new(
+                    ErrorCode::RateLimited,
+                    "too many frames on this connection; slow down",
+                );
+                err.retry_after_ms = Some(retry_after_ms(wait));
+                return self.refuse(err).await;
+            }
+        }
         match message {
             WsMessage::Text(text) => match decode_client_frame(text.as_str()) {
                 Ok(frame) => self.on_frame(frame).await,
-                Err(err) => self.send_frame(&ServerFrame::Error(err)).await,
+                Err(err) => self.refuse(err).await,
             },
             WsMessage::Binary(_) => {
                 let err = ErrorFrame::new(
                     ErrorCode::BinaryNotSupported,
                     "binary frames are not supported; send JSON text frames",
                 );
-                self.send_frame(&ServerFrame::Error(err)).await
+                self.refuse(err).await
             }
             // axum answers pings itself; any frame proves the client alive.
             WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
@@ -218,7 +262,29 @@ where
                 channel,
                 client_id,
                 body,
-            } => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
+            } => self.post(channel, client_id, body).await,
+        }
+    }
+
+    /// Stores a message (unless the sender is over their rate) and acks it
+    /// once durable; a refusal carries the `client_id` and, when throttled,
+    /// when to retry. Nothing refused is stored.
+    async fn post(
+        &mut self,
+        channel: ChannelName,
+        client_id: ClientId,
+        body: MessageBody,
+    ) -> Result<(), Ended> {
+        let refusal = match self.limits.check_message(&self.user.user_id) {
+            Err(wait) => {
+                let mut err = ErrorFrame::new(
+                    ErrorCode::RateLimited,
+                    "you are sending messages too fast; slow down",
+                );
+                err.retry_after_ms = Some(retry_after_ms(wait));
+                err
+            }
+            Ok(()) => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
                 Ok(posted) => {
                     // An ack promises durability: wait for the commit.
                     self.hub.durable(posted.ticket).await;
@@ -227,16 +293,15 @@ where
                         channel,
                         seq: posted.seq,
                     };
-                    self.send_frame(&ack).await
+                    return self.send_frame(&ack).await;
                 }
-                Err(err) => {
-                    let mut frame = hub_error_frame(&err);
-                    frame.client_id = Some(client_id.to_string());
-                    frame.channel = Some(channel.to_string());
-                    self.send_frame(&ServerFrame::Error(frame)).await
-                }
+                Err(err) => hub_error_frame(&err),
             },
-        }
+        };
+        let mut refusal = refusal;
+        refusal.client_id = Some(client_id.to_string());
+        refusal.channel = Some(channel.to_string());
+        self.send_frame(&ServerFrame::Error(refusal)).await
     }
 
     /// Replaces the viewed channel: reset (if any), backlog, `joined`, then live.

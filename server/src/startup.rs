@@ -9,10 +9,12 @@ use crate::backend::HubBackend;
 use crate::config::Config;
 use crate::hub::{Hub, HubLimits};
 use crate::identity::session_from_headers;
+use crate::limits::{ConnectionRefused, Limits};
+use crate::policy::{self, Policy};
 use crate::session::{self, SessionSettings};
 use app::api::ChatBackend;
 use app::{shell, App};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::limit::RequestBodyLimitLayer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -53,6 +56,8 @@ pub struct WsState {
     hub: Hub,
     settings: SessionSettings,
     max_frame_bytes: usize,
+    read_buffer: usize,
+    limits: Arc<Limits>,
     allowed_origins: Arc<Vec<String>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -103,10 +108,16 @@ impl Application {
         if let Some(dir) = &config.data_dir {
             tracing::info!(data_dir = %dir.display(), "keeping state in the data dir");
         }
+        let limits = Arc::new(Limits::from_config(&config));
         let backend: Arc<dyn ChatBackend> = Arc::new(HubBackend {
             hub: hub.clone(),
+            limits: limits.clone(),
             secure_cookies: config.secure_cookies,
         });
+        let policy = Policy {
+            allowed_origins: Arc::new(config.allowed_origins.clone()),
+            limits: limits.clone(),
+        };
         let hub_handle = hub.clone();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -120,22 +131,44 @@ impl Application {
                     write_timeout: config.write_timeout(),
                 },
                 max_frame_bytes: config.max_frame_bytes,
-                allowed_origins: Arc::new(config.allowed_origins.clone()),
+                read_buffer: config.ws_read_buffer,
+                limits: limits.clone(),
+                allowed_origins: policy.allowed_origins.clone(),
                 shutdown: shutdown.clone(),
                 tracker: tracker.clone(),
             },
         };
 
         let routes = generate_route_list(App);
+        // `cargo leptos watch` sets LEPTOS_WATCH; its live-reload socket
+        // must get past the page's CSP.
+        let reload_port = std::env::var_os("LEPTOS_WATCH").map(|_| leptos_options.reload_port);
         let router = Router::new()
             .route("/ws", get(websocket))
-            .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
-            })
-            .layer(axum::middleware::map_response(status_from_error_code))
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                move || {
+                    provide_context(backend.clone());
+                    set_page_csp(reload_port);
+                },
+                {
+                    let options = leptos_options.clone();
+                    move || shell(options.clone())
+                },
+            )
+            .layer(axum::middleware::map_response(
+                policy::status_from_error_code,
+            ))
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-            .with_state(state);
+            .with_state(state)
+            .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+            .layer(axum::middleware::from_fn_with_state(
+                policy,
+                policy::guard_api,
+            ))
+            .layer(axum::middleware::from_fn(policy::security_headers));
+        spawn_limit_housekeeping(limits, shutdown.clone(), &tracker);
 
         Ok(Self {
             hub: hub_handle,
@@ -196,56 +229,46 @@ impl Application {
     }
 }
 
-/// Largest error body inspected by `status_from_error_code`.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
-
-/// server_fn answers every failure with 500, even an undecodable request
-/// body. Server functions answer with an `ApiError` whose `code` fixes the
-/// status, so set it here for every 500 that carries one.
-async fn status_from_error_code(response: Response) -> Response {
-    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, ERROR_BODY_LIMIT).await {
-        Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    };
-    if let Ok(err) = serde_json::from_slice::<app::error::ApiError>(&bytes) {
-        if let Ok(status) = StatusCode::from_u16(err.code.http_status()) {
-            parts.status = status;
+/// Sets the page's Content-Security-Policy with this request's nonce
+/// (rendering a page provides one; server-function calls do not).
+fn set_page_csp(reload_port: Option<u32>) {
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) =
+            http::HeaderValue::from_str(&policy::page_csp(&nonce.to_string(), reload_port))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, value);
         }
     }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// Whether a request's `Origin` may open a WebSocket: absent (not a
-/// browser), the server's own (same host), or explicitly allowed.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let own = host.is_some_and(|host| {
-        origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+/// Keyed rate limiters remember every user and address they saw; forget the
+/// ones that have fully recovered, once a minute, until shutdown.
+fn spawn_limit_housekeeping(
+    limits: Arc<Limits>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = every.tick() => limits.forget_idle(),
+            }
+        }
     });
-    own || allowed
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 async fn websocket(
     State(state): State<WsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &state.allowed_origins) {
+    if !policy::same_origin(&headers, &state.allowed_origins) {
         return (
             StatusCode::FORBIDDEN,
             "cross-site WebSocket requests are not allowed",
@@ -260,10 +283,21 @@ async fn websocket(
         )
             .into_response();
     };
+    let permit = match state.limits.try_connect(peer.ip()) {
+        Ok(permit) => permit,
+        Err(refused @ ConnectionRefused::ServerFull(_)) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()
+        }
+        Err(refused @ ConnectionRefused::AddressFull(_)) => {
+            return (StatusCode::TOO_MANY_REQUESTS, refused.to_string()).into_response()
+        }
+    };
     let WsState {
         hub,
         settings,
         max_frame_bytes,
+        read_buffer,
+        limits,
         shutdown,
         tracker,
         ..
@@ -271,37 +305,11 @@ async fn websocket(
     upgrade
         .max_message_size(max_frame_bytes)
         .max_frame_size(max_frame_bytes)
+        .read_buffer_size(read_buffer)
         .on_upgrade(move |socket| {
-            tracker.track_future(session::run(socket, hub, user, settings, shutdown))
+            tracker.track_future(async move {
+                session::run(socket, hub, user, settings, limits, shutdown).await;
+                drop(permit);
+            })
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, host.parse().unwrap());
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn same_origin_and_non_browser_requests_may_open_the_socket() {
-        assert!(origin_allowed(
-            &headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"),
-            &[]
-        ));
-        assert!(origin_allowed(&headers(None, "127.0.0.1:3000"), &[]));
-    }
-
-    #[test]
-    fn foreign_origins_are_refused_unless_allowed() {
-        let h = headers(Some("https://evil.example"), "127.0.0.1:3000");
-        assert!(!origin_allowed(&h, &[]));
-        assert!(origin_allowed(&h, &["https://evil.example/".to_string()]));
-    }
 }

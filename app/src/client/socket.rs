@@ -43,6 +43,7 @@ pub fn start(chat: Chat) {
 #[cfg(feature = "browser")]
 mod imp {
     use super::*;
+    use crate::model::ClientId;
     use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
     use crate::state::ConnectionStatus;
     use futures::channel::mpsc;
@@ -307,6 +308,19 @@ mod imp {
                     log.last_seq = head;
                 }
             }),
+            ServerFrame::Error(err)
+                if err.code == ErrorCode::RateLimited && err.client_id.is_some() =>
+            {
+                // Throttled, not refused: stays pending and goes out again
+                // with the same client_id when the server says.
+                let delay = err.retry_after_ms.unwrap_or(1000).min(60_000) as u32;
+                if let Some(id) = err.client_id.and_then(|id| ClientId::parse(&id).ok()) {
+                    leptos::task::spawn_local(async move {
+                        TimeoutFuture::new(delay).await;
+                        chat.retry(&id);
+                    });
+                }
+            }
             ServerFrame::Error(err) => {
                 let for_outbox = err.client_id.as_ref().is_some_and(|id| {
                     chat.outbox

@@ -19,10 +19,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 /// Starts the real binary on a free loopback port (plus `args`) and returns
-/// it with its address, read from the line it prints when ready.
+/// it with its address, read from the line it prints when ready. Rate
+/// limits are off: these tests send far faster than people do.
 pub fn spawn_server(args: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .args(["--message-rate", "0", "--frame-rate", "0"])
+        .args(["--register-rate", "0", "--channel-rate", "0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,0 +1,226 @@
+//! The HTTP edge's policies, applied to every request before the app sees
+//! it: same-origin checks for anything that changes state, rate limits on
+//! registration, request size, security headers, and the status code of
+//! refused server-function calls.
+//!
+//! Invariant: a cross-site request never changes state. Browsers mark
+//! cross-site requests with `Origin` (and `Sec-Fetch-Site`); a POST to
+//! `/api/*` or a `/ws` upgrade carrying a foreign one is refused with 403,
+//! unless that origin was allowed with `--allowed-origin`. Requests with no
+//! such headers come from programs, not browsers, and cannot ride on a
+//! user's cookie.
+
+use crate::limits::{retry_after_ms, Limits};
+use app::error::{ApiError, ApiErrorCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What the guard needs: the allowed origins and the limits.
+#[derive(Clone)]
+pub struct Policy {
+    pub allowed_origins: Arc<Vec<String>>,
+    pub limits: Arc<Limits>,
+}
+
+/// Whether a request comes from the server's own origin, an allowed one, or
+/// a non-browser client (no `Origin`, no cross-site `Sec-Fetch-Site`).
+pub fn same_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let is_allowed = |origin: &str| {
+        allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    };
+    if let Some(origin) = origin {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let own = host.is_some_and(|host| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+        });
+        if !own && !is_allowed(origin) {
+            return false;
+        }
+    } else if headers.contains_key(header::ORIGIN) {
+        return false; // present but not text
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        None | Some("same-origin") | Some("none") => true,
+        // A sibling or foreign site: only an explicitly allowed origin.
+        Some(_) => origin.is_some_and(is_allowed),
+    }
+}
+
+fn refusal(status: StatusCode, err: ApiError) -> Response {
+    (status, axum::Json(err)).into_response()
+}
+
+/// Refuses cross-site state changes and over-eager registration.
+pub async fn guard_api(
+    State(policy): State<Policy>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/api/") && request.method() != Method::GET {
+        if !same_origin(request.headers(), &policy.allowed_origins) {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                ApiError::new(
+                    ApiErrorCode::Forbidden,
+                    "cross-site requests are not allowed",
+                ),
+            );
+        }
+        if path == "/api/register" {
+            if let Err(wait) = policy.limits.check_registration(peer.ip()) {
+                let ms = retry_after_ms(wait);
+                let mut response = refusal(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ApiError::rate_limited(
+                        format!(
+                            "too many sign-ups from your address; try again in {} s",
+                            ms.div_ceil(1000)
+                        ),
+                        ms,
+                    ),
+                );
+                if let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return response;
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Largest error body inspected by `status_from_error_code`.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// server_fn answers every failure with 500, even an undecodable request
+/// body. Server functions answer with an `ApiError` whose `code` fixes the
+/// status, so set it here for every 500 that carries one.
+pub async fn status_from_error_code(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, ERROR_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    };
+    if let Ok(err) = serde_json::from_slice::<ApiError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(err.code.http_status()) {
+            parts.status = status;
+        }
+        if let Some(ms) = err.retry_after_ms {
+            if let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
+                parts.headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The Content-Security-Policy of an HTML page rendered with `nonce`:
+/// scripts only from this origin or carrying the page's nonce (Leptos's
+/// hydration bootstrap is the one inline script), WASM compilation allowed,
+/// no plugins, no framing, no foreign connections. `reload_port` (in
+/// `cargo leptos watch`) allows the live-reload socket.
+pub fn page_csp(nonce: &str, reload_port: Option<u32>) -> String {
+    let reload = reload_port
+        .map(|p| format!(" ws://127.0.0.1:{p} ws://localhost:{p}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The policy of everything that is not a page (API answers, files).
+pub const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers every response carries (a page's own CSP, set while rendering,
+/// takes precedence over `DEFAULT_CSP`).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str, fetch_site: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, o.parse().unwrap());
+        }
+        if let Some(s) = fetch_site {
+            h.insert("sec-fetch-site", s.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_and_non_browser_requests_pass() {
+        let host = "127.0.0.1:3000";
+        assert!(same_origin(
+            &headers(Some("http://127.0.0.1:3000"), host, Some("same-origin")),
+            &[]
+        ));
+        assert!(same_origin(&headers(None, host, None), &[]));
+    }
+
+    #[test]
+    fn foreign_origins_are_refused_unless_allowed() {
+        let h = headers(
+            Some("https://evil.example"),
+            "127.0.0.1:3000",
+            Some("cross-site"),
+        );
+        assert!(!same_origin(&h, &[]));
+        assert!(same_origin(&h, &["https://evil.example/".to_string()]));
+    }
+
+    #[test]
+    fn a_cross_site_fetch_without_origin_is_refused() {
+        let h = headers(None, "127.0.0.1:3000", Some("cross-site"));
+        assert!(!same_origin(&h, &[]));
+        let h = headers(None, "127.0.0.1:3000", Some("same-site"));
+        assert!(!same_origin(&h, &[]));
+    }
+
+    #[test]
+    fn the_page_policy_allows_only_own_and_nonced_scripts() {
+        let csp = page_csp("abc", None);
+        assert!(csp.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+    }
+}

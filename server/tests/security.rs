@@ -1,0 +1,428 @@
+//! Hostile input and access control against the real server: every bad
+//! input gets its documented refusal, the server keeps serving others, no
+//! state changes, and nothing accepted earlier is lost.
+
+mod common;
+
+use common::{Client, TestServer};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The server's view that must not change under attack.
+async fn state_of(client: &Client) -> (Vec<Value>, Value) {
+    (client.channels().await, client.history("general").await)
+}
+
+async fn closed_with(ws: &mut common::Ws) -> Option<u16> {
+    while let Ok(Some(frame)) = tokio::time::timeout(common::FRAME_WAIT, ws.stream.next()).await {
+        match frame {
+            Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn bad_http_requests_are_refused_with_a_reason_and_change_nothing() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    alice.create_channel("general").await;
+    let mut ws = alice.connect().await;
+    ws.send_message("general", "kept", "accepted before the attack")
+        .await;
+    ws.until("ack").await;
+    let before = state_of(&alice).await;
+
+    let http = reqwest::Client::new();
+    let url = |path: &str| server.url(path);
+    let cookie = alice.cookie.clone().unwrap();
+    struct Case {
+        what: &'static str,
+        path: &'static str,
+        body: String,
+        headers: Vec<(&'static str, String)>,
+        status: u16,
+    }
+    let cases = vec![
+        Case {
+            what: "cross-site origin",
+            path: "/api/create_channel",
+            body: json!({"name": "evil"}).to_string(),
+            headers: vec![
+                ("origin", "https://evil.example".into()),
+                ("cookie", cookie.clone()),
+            ],
+            status: 403,
+        },
+        Case {
+            what: "cross-site fetch without origin",
+            path: "/api/create_channel",
+            body: json!({"name": "evil"}).to_string(),
+            headers: vec![
+                ("sec-fetch-site", "cross-site".into()),
+                ("cookie", cookie.clone()),
+            ],
+            status: 403,
+        },
+        Case {
+            what: "missing cookie",
+            path: "/api/create_channel",
+            body: json!({"name": "evil"}).to_string(),
+            headers: vec![],
+            status: 401,
+        },
+        Case {
+            what: "forged cookie",
+            path: "/api/create_channel",
+            body: json!({"name": "evil"}).to_string(),
+            headers: vec![(
+                "cookie",
+                "flack_session=00000000000000000000000000000000".into(),
+            )],
+            status: 401,
+        },
+        Case {
+            what: "1 MiB body",
+            path: "/api/register",
+            body: format!(r#"{{"display_name":"{}"}}"#, "x".repeat(1 << 20)),
+            headers: vec![],
+            status: 413,
+        },
+        Case {
+            what: "malformed JSON",
+            path: "/api/create_channel",
+            body: "{\"name\":".into(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "wrong type",
+            path: "/api/create_channel",
+            body: json!({"name": 7}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "missing field",
+            path: "/api/create_channel",
+            body: "{}".into(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "10,000-character name",
+            path: "/api/create_channel",
+            body: json!({"name": "n".repeat(10_000)}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "bidi override",
+            path: "/api/create_channel",
+            body: json!({"name": "gen\u{202E}eral"}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "whitespace only",
+            path: "/api/create_channel",
+            body: json!({"name": " \t "}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "same name, other case",
+            path: "/api/create_channel",
+            body: json!({"name": "GENERAL"}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 409,
+        },
+    ];
+    for case in cases {
+        let mut request = http
+            .post(url(case.path))
+            .header("content-type", "application/json")
+            .body(case.body);
+        for (name, value) in &case.headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), case.status, "{}", case.what);
+        assert!(
+            !response.text().await.unwrap().is_empty(),
+            "{}: says why",
+            case.what
+        );
+    }
+    assert_eq!(
+        state_of(&alice).await,
+        before,
+        "nothing changed, nothing lost"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_websocket_upgrades_are_refused() {
+    let server = TestServer::start_with(|c| c.max_connections_per_ip = 2).await;
+    let alice = server.user("alice").await;
+    let err = server.anonymous().try_connect(None).await.err().unwrap();
+    assert!(err.to_string().contains("401"), "no cookie: {err}");
+    let err = alice
+        .try_connect(Some("https://evil.example"))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("403"), "foreign origin: {err}");
+    let _one = alice.connect().await;
+    let _two = alice.connect().await;
+    let err = alice.try_connect(None).await.err().unwrap();
+    assert!(
+        err.to_string().contains("429"),
+        "third from one address: {err}"
+    );
+    drop(_one);
+    // The slot comes back once the first connection is gone.
+    let mut reconnected = None;
+    for _ in 0..50 {
+        if let Ok(ws) = alice.try_connect(None).await {
+            reconnected = Some(ws);
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reconnected.is_some(), "a freed slot can be used again");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_flood_is_throttled_with_retry_times_and_nothing_accepted_is_lost() {
+    let server = TestServer::start_with(|c| {
+        c.message_rate = 5;
+        c.message_burst = 5;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    alice.create_channel("general").await;
+    let mut ws = alice.connect().await;
+    for i in 0..20 {
+        let frame = json!({"type": "send", "channel": "general", "client_id": format!("c{i}"), "body": format!("m{i}")});
+        ws.stream
+            .feed(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+    ws.stream.flush().await.unwrap();
+    let (mut acked, mut throttled) = (Vec::new(), Vec::new());
+    while acked.len() + throttled.len() < 20 {
+        let frame = ws.next_json().await;
+        match frame["type"].as_str() {
+            Some("ack") => acked.push(frame["client_id"].as_str().unwrap().to_owned()),
+            Some("error") => {
+                assert_eq!(frame["code"], "rate_limited");
+                assert!(frame["retry_after_ms"]
+                    .as_u64()
+                    .is_some_and(|ms| ms > 0 && ms <= 1000));
+                throttled.push(frame["client_id"].as_str().unwrap().to_owned());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(acked.len(), 5, "the burst");
+    let history = alice.history("general").await;
+    let stored: Vec<_> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["client_id"].clone())
+        .collect();
+    assert_eq!(
+        stored,
+        acked.iter().map(|id| json!(id)).collect::<Vec<_>>(),
+        "only the accepted are stored"
+    );
+
+    // A throttled message retried after its wait is accepted.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    ws.send_message("general", &throttled[0], "retried").await;
+    assert_eq!(ws.until("ack").await["client_id"], throttled[0].as_str());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_connection_is_throttled_then_closed_and_others_barely_notice() {
+    let server = TestServer::start_with(|c| {
+        // Per connection: roomy for a person, tight for a flood.
+        c.frame_rate = 100;
+        c.frame_burst = 100;
+        c.invalid_frame_burst = 10;
+    })
+    .await;
+    let mallory = server.user("mallory").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    alice.create_channel("general").await;
+    let mut a = alice.connect().await;
+    let mut b = bob.connect().await;
+    b.join("general", None).await;
+
+    // A normal exchange, timed, before and during the flood.
+    async fn round_trip(a: &mut common::Ws, b: &mut common::Ws, id: &str) -> Duration {
+        let start = Instant::now();
+        a.send_message("general", id, id).await;
+        loop {
+            let frame = b.until("message").await;
+            if frame["client_id"] == id {
+                return start.elapsed();
+            }
+        }
+    }
+    let mut quiet = Vec::new();
+    for i in 0..20 {
+        quiet.push(round_trip(&mut a, &mut b, &format!("q{i}")).await);
+    }
+
+    let mut m = mallory.connect().await;
+    let flood = tokio::spawn(async move {
+        for _ in 0..5_000 {
+            if m.stream
+                .send(Message::text(r#"{"type":"ping"}"#))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        closed_with(&mut m).await
+    });
+    let mut loud = Vec::new();
+    for i in 0..20 {
+        loud.push(round_trip(&mut a, &mut b, &format!("l{i}")).await);
+    }
+    let close = flood.await.unwrap();
+    assert_eq!(
+        close,
+        Some(1008),
+        "the flooder is cut off with a policy close"
+    );
+
+    quiet.sort();
+    loud.sort();
+    eprintln!(
+        "delivery latency p50 quiet {:?} / during flood {:?}; max {:?} / {:?}",
+        quiet[10], loud[10], quiet[19], loud[19]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_invalid_frames_close_the_connection_with_a_policy_code() {
+    let server = TestServer::start_with(|c| c.invalid_frame_burst = 5).await;
+    let alice = server.user("alice").await;
+    let mut ws = alice.connect().await;
+    for _ in 0..5 {
+        ws.send_text("not json").await;
+        assert_eq!(ws.until("error").await["code"], "bad_json");
+    }
+    ws.send_text("not json").await;
+    assert_eq!(closed_with(&mut ws).await, Some(1008));
+    // The server keeps serving everyone else.
+    let mut other = alice.connect().await;
+    other.send_json(json!({"type": "ping"})).await;
+    assert_eq!(other.until("pong").await["type"], "pong");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let mut ws = alice.connect().await;
+    // A text frame whose payload is not UTF-8, written as raw frame bytes.
+    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        vec![0xff, 0xfe, 0xfd],
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    );
+    ws.stream.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(closed_with(&mut ws).await, Some(1007));
+    let mut other = alice.connect().await;
+    other.send_json(json!({"type": "ping"})).await;
+    assert_eq!(other.until("pong").await["type"], "pong");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn registration_is_throttled_per_address() {
+    let server = TestServer::start_with(|c| {
+        c.register_rate = 1;
+        c.register_burst = 3;
+    })
+    .await;
+    for i in 0..3 {
+        assert_eq!(
+            server.anonymous().register(&format!("u{i}")).await.status(),
+            200
+        );
+    }
+    let response = server.anonymous().register("u3").await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(body["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0));
+    assert!(server
+        .anonymous()
+        .post("me", json!({}))
+        .await
+        .status()
+        .is_success());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn channel_creation_is_throttled_per_user() {
+    let server = TestServer::start_with(|c| {
+        c.channel_rate = 1;
+        c.channel_burst = 2;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    assert_eq!(alice.create_channel("one").await.status(), 200);
+    assert_eq!(alice.create_channel("two").await.status(), 200);
+    let response = alice.create_channel("three").await;
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(
+        bob.create_channel("three").await.status(),
+        200,
+        "others are not affected"
+    );
+    assert_eq!(alice.channels().await.len(), 3);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let server = TestServer::start().await;
+    for path in ["/", "/c/anything", "/no/such/page"] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(headers.contains_key("referrer-policy"), "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    let api = server.anonymous().post("list_channels", json!({})).await;
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    server.stop().await;
+}
