@@ -68,6 +68,18 @@ mod edge {
     }
 }
 
+/// Every public endpoint and the JSON fields its body may have. The server's
+/// edge refuses any other field (serde would silently ignore it), so a typo
+/// or a forged field is a clear 400, not a silent no-op. A unit test keeps
+/// this table equal to the server functions' argument structs.
+pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
+    ("/api/register", &["display_name"]),
+    ("/api/me", &[]),
+    ("/api/create_channel", &["name"]),
+    ("/api/list_channels", &[]),
+    ("/api/channel_history", &["channel"]),
+];
+
 /// `POST /api/register {"display_name": "alice"}`: become a user; sets the
 /// session cookie.
 #[server(endpoint = "register", input = server_fn::codec::Json)]
@@ -118,4 +130,47 @@ pub async fn fetch_history(channel: String) -> Result<ChannelHistory, ApiError> 
     };
     let backend = edge::backend()?;
     edge::respond(backend.history(&name).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use server_fn::ServerFn;
+
+    fn fields<T: serde::Serialize>(args: T) -> Vec<String> {
+        match serde_json::to_value(args).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn listed(path: &str) -> Vec<String> {
+        let (_, names) = ENDPOINT_FIELDS.iter().find(|(p, _)| *p == path).unwrap();
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn the_endpoint_table_matches_the_server_functions() {
+        assert_eq!(
+            listed(Register::PATH),
+            fields(Register {
+                display_name: String::new()
+            })
+        );
+        assert_eq!(listed(Me::PATH), fields(Me {}));
+        assert_eq!(
+            listed(CreateChannel::PATH),
+            fields(CreateChannel {
+                name: String::new()
+            })
+        );
+        assert_eq!(listed(ListChannels::PATH), fields(ListChannels {}));
+        assert_eq!(
+            listed(FetchHistory::PATH),
+            fields(FetchHistory {
+                channel: String::new()
+            })
+        );
+        assert_eq!(ENDPOINT_FIELDS.len(), 5);
+    }
 }

@@ -24,6 +24,8 @@ use std::sync::Arc;
 pub struct Policy {
     pub allowed_origins: Arc<Vec<String>>,
     pub limits: Arc<Limits>,
+    /// Largest request body read (the same limit the app enforces).
+    pub max_body_bytes: usize,
 }
 
 /// Whether a request comes from the server's own origin, an allowed one, or
@@ -98,7 +100,55 @@ pub async fn guard_api(
             }
         }
     }
-    next.run(request).await
+    match refuse_unknown_fields(request, policy.max_body_bytes).await {
+        Ok(request) => next.run(request).await,
+        Err(response) => response,
+    }
+}
+
+/// Server functions ignore JSON fields they do not take; refuse them here
+/// instead, naming the field and what the endpoint takes
+/// (`app::api::ENDPOINT_FIELDS`).
+async fn refuse_unknown_fields(
+    request: Request,
+    max_body_bytes: usize,
+) -> Result<Request, Response> {
+    let Some((_, known)) = app::api::ENDPOINT_FIELDS
+        .iter()
+        .find(|(path, _)| *path == request.uri().path())
+    else {
+        return Ok(request);
+    };
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, max_body_bytes)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response())?;
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let takes = if known.is_empty() {
+                "no fields".to_owned()
+            } else {
+                known.join(", ")
+            };
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                ApiError::new(
+                    ApiErrorCode::BadRequest,
+                    format!("unknown field `{unknown}`; this endpoint takes {takes}"),
+                ),
+            ));
+        }
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// Largest error body inspected by `status_from_error_code`.

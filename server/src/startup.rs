@@ -18,6 +18,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -117,6 +118,7 @@ impl Application {
         let policy = Policy {
             allowed_origins: Arc::new(config.allowed_origins.clone()),
             limits: limits.clone(),
+            max_body_bytes: config.max_body_bytes,
         };
         let hub_handle = hub.clone();
         let shutdown = CancellationToken::new();
@@ -195,8 +197,14 @@ impl Application {
     ) -> Result<(), StartupError> {
         let shutdown = self.shutdown.clone();
         let serve_shutdown = shutdown.clone();
+        // Chat frames are small and latency-bound: no Nagle delay.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let result = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -306,6 +314,8 @@ async fn websocket(
         .max_message_size(max_frame_bytes)
         .max_frame_size(max_frame_bytes)
         .read_buffer_size(read_buffer)
+        // Every frame is flushed at once anyway; no buffer to hold back.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
                 session::run(socket, hub, user, settings, limits, shutdown).await;

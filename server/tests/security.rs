@@ -135,6 +135,20 @@ async fn bad_http_requests_are_refused_with_a_reason_and_change_nothing() {
             status: 400,
         },
         Case {
+            what: "unknown field",
+            path: "/api/create_channel",
+            body: json!({"name": "x", "private": true}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
+            what: "forged author field",
+            path: "/api/create_channel",
+            body: json!({"name": "x", "created_by": "bob"}).to_string(),
+            headers: vec![("cookie", cookie.clone())],
+            status: 400,
+        },
+        Case {
             what: "10,000-character name",
             path: "/api/create_channel",
             body: json!({"name": "n".repeat(10_000)}).to_string(),

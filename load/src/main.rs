@@ -1,0 +1,539 @@
+//! `flack-load`: a load generator for Flack that speaks only the public
+//! wire contract. It registers users, creates channels, opens WebSockets,
+//! sends at a fixed (open-loop) rate, and checks every delivery: latency
+//! (HDR histogram), loss, duplicates and reordering, which must all be 0.
+//! With `--server-pid` it reports the server's CPU and memory, and always
+//! its own CPU, so a saturated generator is never mistaken for a slow
+//! server. Exits non-zero when any delivery check fails.
+//!
+//! Scenarios: `fanout` (one channel, many viewers), `rooms` (many channels),
+//! `idle` (many quiet connections), `history` (many joins of full
+//! histories). See BENCHMARKS.md for the commands and figures.
+//!
+//! The server under test must allow the load: run it with
+//! `--message-rate 0 --frame-rate 0 --register-rate 0 --channel-rate 0
+//! --max-connections-per-ip 1000000`.
+
+mod probe;
+mod procstat;
+mod wire;
+
+use clap::{Args, Parser, Subcommand};
+use futures::{SinkExt, StreamExt};
+use probe::{Checker, Counts};
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use wire::{Server, Session};
+
+#[derive(Parser)]
+#[command(name = "flack-load", about = "Load generator for Flack")]
+struct Cli {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// The server's process id, to report its CPU and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Open connections from this many loopback source addresses
+    /// (127.0.0.1, .2, ...) to get past one address's ephemeral ports.
+    #[arg(long, default_value_t = 1)]
+    sources: u8,
+    /// Connections opened at once while connecting.
+    #[arg(long, default_value_t = 64)]
+    connect_parallelism: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// One channel, N viewers, M senders, R messages/s in total.
+    Fanout(Traffic),
+    /// Many channels, V viewers each, senders spread across them.
+    Rooms(Traffic),
+    /// C idle connections, each joined to a channel; reports memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        channels: usize,
+        /// Seconds to hold the connections (server heartbeats keep running).
+        #[arg(long, default_value_t = 5)]
+        hold: u64,
+    },
+    /// N clients join channels holding full 100-message histories at once.
+    History {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        channels: usize,
+    },
+}
+
+#[derive(Args, Clone, Serialize)]
+struct Traffic {
+    /// Channels (fanout uses 1).
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    /// Viewers per channel.
+    #[arg(long, default_value_t = 100)]
+    viewers: usize,
+    /// Sending users, spread across the channels.
+    #[arg(long, default_value_t = 1)]
+    senders: usize,
+    /// Messages per second, all senders together.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Bytes of padding in each message body.
+    #[arg(long, default_value_t = 0)]
+    pad: usize,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    scenario: String,
+    connections: usize,
+    connect_secs: f64,
+    sent: u64,
+    send_errors: u64,
+    expected_deliveries: u64,
+    deliveries: u64,
+    deliveries_per_sec: f64,
+    lost: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    latency_us_p50: u64,
+    latency_us_p99: u64,
+    latency_us_p999: u64,
+    latency_us_max: u64,
+    server_cpu_percent: Option<f64>,
+    server_rss_kib_start: Option<u64>,
+    server_rss_kib_end: Option<u64>,
+    server_rss_kib_per_connection: Option<f64>,
+    loadgen_cpu_percent: f64,
+    notes: Vec<String>,
+}
+
+fn source(cli: &Cli, i: usize) -> Option<IpAddr> {
+    (cli.sources > 1).then(|| {
+        IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            1 + (i % cli.sources as usize) as u8,
+        ))
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens `count` connections as `session`, `parallelism` at a time.
+async fn connect_many(
+    cli: &Cli,
+    server: &Server,
+    session: &Session,
+    count: usize,
+) -> Result<Vec<wire::Ws>, BoxError> {
+    let mut out = Vec::with_capacity(count);
+    let mut next = 0;
+    while next < count {
+        let batch: Vec<_> = (next..(next + cli.connect_parallelism).min(count))
+            .map(|i| {
+                let server = server.clone();
+                let session = session.clone();
+                let src = source(cli, i);
+                tokio::spawn(async move { server.connect(&session, src).await })
+            })
+            .collect();
+        next += batch.len();
+        for task in batch {
+            out.push(task.await??);
+        }
+    }
+    Ok(out)
+}
+
+async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> {
+    let server = Server::new(cli.addr);
+    let run = format!("{}", std::process::id());
+    let owner = server.register(&format!("lg-owner-{run}")).await?;
+    let channels: Vec<String> = (0..t.channels.max(1))
+        .map(|c| format!("lg-{run}-{c}"))
+        .collect();
+    for channel in &channels {
+        server.create_channel(&owner, channel).await?;
+    }
+    let viewer = server.register(&format!("lg-view-{run}")).await?;
+    let epoch = Instant::now();
+    let cpu_start = procstat::sample(cli.server_pid);
+
+    // Viewers: every connection joins its channel and checks what arrives.
+    let connect_start = Instant::now();
+    let total_viewers = t.viewers * channels.len();
+    let sockets = connect_many(cli, &server, &viewer, total_viewers).await?;
+    let mut viewers = Vec::with_capacity(total_viewers);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    for (i, ws) in sockets.into_iter().enumerate() {
+        let channel = channels[i % channels.len()].clone();
+        let counts = Arc::new(Counts::default());
+        let (mut sink, mut stream) = ws.split();
+        sink.send(wire::join_frame(&channel, None)).await?;
+        let mut stop = stop_rx.clone();
+        let task_counts = counts.clone();
+        let task = tokio::spawn(async move {
+            let mut checker = Checker::new(epoch);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    frame = stream.next() => match frame {
+                        Some(Ok(Message::Text(text))) => checker.record(text.as_str(), &task_counts),
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    },
+                }
+            }
+            drop(sink);
+            checker.latency_us
+        });
+        viewers.push((i % channels.len(), counts, task));
+    }
+    let connect_secs = connect_start.elapsed().as_secs_f64();
+
+    // Senders: open loop, each at rate / senders, stamped with the
+    // scheduled time of each message.
+    let senders = t.senders.max(1);
+    let per_sender = t.rate / senders as f64;
+    let sent_per_channel: Arc<Vec<AtomicU64>> =
+        Arc::new((0..channels.len()).map(|_| AtomicU64::new(0)).collect());
+    let send_errors = Arc::new(AtomicU64::new(0));
+    let sending = Arc::new(AtomicBool::new(true));
+    let pad = "x".repeat(t.pad);
+    let mut sender_tasks = Vec::new();
+    for s in 0..senders {
+        let session = server.register(&format!("lg-send-{run}-{s}")).await?;
+        let ws = server.connect(&session, source(cli, s)).await?;
+        let (mut sink, mut stream) = ws.split();
+        let channel_index = s % channels.len();
+        let channel = channels[channel_index].clone();
+        let errors = send_errors.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Message::Text(text) = frame {
+                    if text.as_str().starts_with(r#"{"type":"error""#) {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        let (sent, sending, pad) = (sent_per_channel.clone(), sending.clone(), pad.clone());
+        sender_tasks.push(tokio::spawn(async move {
+            let mut every =
+                tokio::time::interval(Duration::from_secs_f64(1.0 / per_sender.max(0.001)));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut n = 0u64;
+            while sending.load(Ordering::Relaxed) {
+                let scheduled = every.tick().await;
+                n += 1;
+                let nanos = scheduled
+                    .into_std()
+                    .saturating_duration_since(epoch)
+                    .as_nanos() as u64;
+                let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
+                if sink
+                    .send(wire::send_frame(&channel, &format!("{s}-{n}"), &body))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                sent[channel_index].fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let send_start = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(t.duration)).await;
+    sending.store(false, Ordering::Relaxed);
+    for task in sender_tasks {
+        let _ = task.await;
+    }
+    let send_secs = send_start.elapsed().as_secs_f64();
+
+    // Drain: wait (bounded) until every viewer has what its channel got.
+    let expected = |c: usize| sent_per_channel[c].load(Ordering::Relaxed);
+    let drain_deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < drain_deadline
+        && viewers
+            .iter()
+            .any(|(c, counts, _)| counts.delivered.load(Ordering::Relaxed) < expected(*c))
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cpu_end = procstat::sample(cli.server_pid);
+    let _ = stop_tx.send(true);
+
+    let mut latency = probe::histogram();
+    let mut report = Report {
+        scenario: name.into(),
+        connections: total_viewers + senders,
+        connect_secs,
+        send_errors: send_errors.load(Ordering::Relaxed),
+        ..Report::default()
+    };
+    report.sent = (0..channels.len()).map(expected).sum();
+    for (c, counts, task) in viewers {
+        let hist = task.await?;
+        let _ = latency.add(&hist);
+        let delivered = counts.delivered.load(Ordering::Relaxed);
+        report.expected_deliveries += expected(c);
+        report.deliveries += delivered;
+        report.lost += expected(c).saturating_sub(delivered);
+        report.duplicates += counts.duplicates.load(Ordering::Relaxed);
+        report.out_of_order += counts.out_of_order.load(Ordering::Relaxed);
+    }
+    report.deliveries_per_sec = report.deliveries as f64 / send_secs;
+    fill_latency(&mut report, &latency);
+    procstat::fill(&mut report, &cpu_start, &cpu_end, None);
+    report.notes.push(format!(
+        "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
+        channels.len(),
+        t.viewers,
+        senders,
+        t.rate,
+        t.duration,
+        t.pad
+    ));
+    Ok(report)
+}
+
+fn fill_latency(report: &mut Report, latency: &hdrhistogram::Histogram<u64>) {
+    report.latency_us_p50 = latency.value_at_quantile(0.5);
+    report.latency_us_p99 = latency.value_at_quantile(0.99);
+    report.latency_us_p999 = latency.value_at_quantile(0.999);
+    report.latency_us_max = latency.max();
+}
+
+async fn idle(
+    cli: &Cli,
+    connections: usize,
+    channels: usize,
+    hold: u64,
+) -> Result<Report, BoxError> {
+    let server = Server::new(cli.addr);
+    let run = std::process::id();
+    let owner = server.register(&format!("lg-idle-{run}")).await?;
+    let names: Vec<String> = (0..channels.max(1))
+        .map(|c| format!("lg-idle-{run}-{c}"))
+        .collect();
+    for name in &names {
+        server.create_channel(&owner, name).await?;
+    }
+    let before = procstat::sample(cli.server_pid);
+    let start = Instant::now();
+    let sockets = connect_many(cli, &server, &owner, connections).await?;
+    let connect_secs = start.elapsed().as_secs_f64();
+    let mut held = Vec::with_capacity(connections);
+    for (i, ws) in sockets.into_iter().enumerate() {
+        let (mut sink, mut stream) = ws.split();
+        sink.send(wire::join_frame(&names[i % names.len()], None))
+            .await?;
+        // Reading keeps answering the server's pings.
+        held.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = stream.next().await {}
+            drop(sink);
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    let after = procstat::sample(cli.server_pid);
+    let mut report = Report {
+        scenario: "idle".into(),
+        connections,
+        connect_secs,
+        ..Report::default()
+    };
+    procstat::fill(&mut report, &before, &after, Some(connections));
+    report.notes.push(format!(
+        "{connections} connections over {} channels, held {hold} s",
+        names.len()
+    ));
+    for task in held {
+        task.abort();
+    }
+    Ok(report)
+}
+
+async fn history(cli: &Cli, clients: usize, channels: usize) -> Result<Report, BoxError> {
+    let server = Server::new(cli.addr);
+    let run = std::process::id();
+    let owner = server.register(&format!("lg-hist-{run}")).await?;
+    let names: Vec<String> = (0..channels.max(1))
+        .map(|c| format!("lg-hist-{run}-{c}"))
+        .collect();
+    let mut writer = server.connect(&owner, None).await?;
+    for name in &names {
+        server.create_channel(&owner, name).await?;
+        for n in 0..100 {
+            writer
+                .send(wire::send_frame(
+                    name,
+                    &format!("{name}-{n}"),
+                    &"h".repeat(200),
+                ))
+                .await?;
+        }
+    }
+    let mut acks = 0;
+    while acks < 100 * names.len() {
+        match writer.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"ack""#) => acks += 1,
+            Some(Ok(_)) => {}
+            _ => return Err("writer connection closed".into()),
+        }
+    }
+    let before = procstat::sample(cli.server_pid);
+    let start = Instant::now();
+    let sockets = connect_many(cli, &server, &owner, clients).await?;
+    let connect_secs = start.elapsed().as_secs_f64();
+    let join_start = Instant::now();
+    let mut joins = Vec::new();
+    for (i, ws) in sockets.into_iter().enumerate() {
+        let name = names[i % names.len()].clone();
+        joins.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let (mut sink, mut stream) = ws.split();
+            sink.send(wire::join_frame(&name, None)).await.ok()?;
+            let mut messages = 0u64;
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Message::Text(text) = frame {
+                    let text = text.as_str();
+                    if text.starts_with(r#"{"type":"message""#) {
+                        messages += 1;
+                    } else if text.starts_with(r#"{"type":"joined""#) {
+                        return Some((started.elapsed(), messages));
+                    }
+                }
+            }
+            None
+        }));
+    }
+    let mut latency = probe::histogram();
+    let mut report = Report {
+        scenario: "history".into(),
+        connections: clients,
+        connect_secs,
+        ..Report::default()
+    };
+    for join in joins {
+        match join.await? {
+            Some((took, messages)) => {
+                let _ = latency.record((took.as_micros() as u64).max(1));
+                report.deliveries += messages;
+                report.expected_deliveries += 100;
+            }
+            None => report.lost += 100,
+        }
+    }
+    report.lost += report.expected_deliveries.saturating_sub(report.deliveries);
+    report.deliveries_per_sec = report.deliveries as f64 / join_start.elapsed().as_secs_f64();
+    fill_latency(&mut report, &latency);
+    let after = procstat::sample(cli.server_pid);
+    procstat::fill(&mut report, &before, &after, None);
+    report.notes.push(format!(
+        "{clients} joins of {} channels with 100 messages of 200 B; latency = join to joined",
+        names.len()
+    ));
+    Ok(report)
+}
+
+fn print_table(report: &Report) {
+    let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    let opt_u = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
+    println!("scenario              {}", report.scenario);
+    for note in &report.notes {
+        println!("                      {note}");
+    }
+    println!(
+        "connections           {} (opened in {:.2} s)",
+        report.connections, report.connect_secs
+    );
+    println!(
+        "sent                  {} ({} refused)",
+        report.sent, report.send_errors
+    );
+    println!(
+        "deliveries            {} of {} expected",
+        report.deliveries, report.expected_deliveries
+    );
+    println!("deliveries/s          {:.0}", report.deliveries_per_sec);
+    println!(
+        "lost / dup / reorder  {} / {} / {}",
+        report.lost, report.duplicates, report.out_of_order
+    );
+    println!(
+        "latency µs            p50 {}  p99 {}  p99.9 {}  max {}",
+        report.latency_us_p50, report.latency_us_p99, report.latency_us_p999, report.latency_us_max
+    );
+    println!(
+        "server                cpu {}%  rss {} -> {} KiB  per connection {} KiB",
+        opt(report.server_cpu_percent),
+        opt_u(report.server_rss_kib_start),
+        opt_u(report.server_rss_kib_end),
+        opt(report.server_rss_kib_per_connection)
+    );
+    println!(
+        "load generator        cpu {:.0}%",
+        report.loadgen_cpu_percent
+    );
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.scenario {
+        Scenario::Fanout(t) => {
+            let mut t = t.clone();
+            t.channels = 1;
+            traffic(&cli, t, "fanout").await
+        }
+        Scenario::Rooms(t) => traffic(&cli, t.clone(), "rooms").await,
+        Scenario::Idle {
+            connections,
+            channels,
+            hold,
+        } => idle(&cli, *connections, *channels, *hold).await,
+        Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("flack-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("flack-load: {e}"),
+        }
+    } else {
+        print_table(&report);
+    }
+    if report.lost + report.duplicates + report.out_of_order + report.send_errors > 0 {
+        eprintln!(
+            "flack-load: delivery check FAILED (lost, duplicated, reordered or refused messages)"
+        );
+        return ExitCode::from(3);
+    }
+    ExitCode::SUCCESS
+}
