@@ -97,6 +97,13 @@ pub struct Joined {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ticket(u64);
 
+impl Ticket {
+    /// Whether this change is durable once the journal reached `committed`.
+    pub fn is_durable_at(self, committed: u64) -> bool {
+        self.0 <= committed
+    }
+}
+
 /// The result of a send: the message's `seq`, whether this call stored it
 /// (false for a retry of a remembered `client_id`), and when it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,6 +389,12 @@ impl Hub {
             // An error means the journal is gone (shutdown); nothing to wait for.
             let _ = durable.wait_for(|&done| done >= ticket.0).await;
         }
+    }
+
+    /// How far the journal has committed, live (`None` in memory, where
+    /// every ticket is 0 and durable at once).
+    pub fn durable_progress(&self) -> Option<watch::Receiver<u64>> {
+        self.shared.durable.get().cloned()
     }
 
     /// Stops taking changes, writes what is queued and waits for the journal.

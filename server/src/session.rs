@@ -13,13 +13,14 @@
 //!   silent past the idle timeout, is disconnected; it resumes on reconnect.
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
-use crate::hub::{Event, Hub, HubError, Joined};
+use crate::hub::{Event, Hub, HubError, Joined, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use app::model::{ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -34,6 +35,10 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_POLICY: u16 = 1008;
 /// Close code for a text frame that is not UTF-8 (RFC 6455 "invalid payload").
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+
+/// Acks waiting for the journal on one connection. Past this many, the
+/// connection stops reading until the oldest is durable (backpressure).
+const MAX_PENDING_ACKS: usize = 1024;
 
 /// Per-connection timing settings.
 #[derive(Debug, Clone)]
@@ -77,6 +82,10 @@ struct Session<S> {
     invalid_frames: Option<FrameLimiter>,
     viewing: Option<Viewing>,
     last_heard: Instant,
+    /// Acks sent once their change is durable, in order (with a data dir;
+    /// the read loop does not wait for each commit).
+    pending_acks: VecDeque<(Ticket, ServerFrame)>,
+    durable: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 /// Runs one connection until the client leaves, misbehaves past its limits,
@@ -102,7 +111,10 @@ pub async fn run<S>(
         limits,
         viewing: None,
         last_heard: Instant::now(),
+        pending_acks: VecDeque::new(),
+        durable: None,
     };
+    session.durable = session.hub.durable_progress();
     let ended = session.serve(&shutdown).await;
     let name = session.user.display_name.clone();
     match &ended {
@@ -122,6 +134,21 @@ pub async fn run<S>(
             reason: reason.into(),
         }));
         let _ = timeout(session.settings.write_timeout, session.socket.send(frame)).await;
+    }
+}
+
+/// Waits until the journal commits more; never resolves when nothing waits.
+async fn durable_moved(
+    durable: &mut Option<tokio::sync::watch::Receiver<u64>>,
+    waiting: bool,
+) -> u64 {
+    match durable {
+        Some(rx) if waiting => match rx.changed().await {
+            Ok(()) => *rx.borrow_and_update(),
+            // The journal is gone (shutdown): nothing more will commit.
+            Err(_) => std::future::pending().await,
+        },
+        _ => std::future::pending().await,
     }
 }
 
@@ -161,6 +188,9 @@ where
                     }
                 },
                 event = next_event(&mut self.viewing) => self.on_event(event).await?,
+                committed = durable_moved(&mut self.durable, !self.pending_acks.is_empty()) => {
+                    self.send_durable_acks(committed).await?;
+                }
                 created = lobby.recv() => match created {
                     Ok(frame) => self.send_text(frame).await?,
                     Err(RecvError::Lagged(_)) => {
@@ -286,14 +316,12 @@ where
             }
             Ok(()) => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
                 Ok(posted) => {
-                    // An ack promises durability: wait for the commit.
-                    self.hub.durable(posted.ticket).await;
                     let ack = ServerFrame::Ack {
                         client_id,
                         channel,
                         seq: posted.seq,
                     };
-                    return self.send_frame(&ack).await;
+                    return self.ack_when_durable(posted.ticket, ack).await;
                 }
                 Err(err) => hub_error_frame(&err),
             },
@@ -302,6 +330,38 @@ where
         refusal.client_id = Some(client_id.to_string());
         refusal.channel = Some(channel.to_string());
         self.send_frame(&ServerFrame::Error(refusal)).await
+    }
+
+    /// An ack promises durability: send it now if the change is durable,
+    /// else queue it for when the journal commits (without holding up the
+    /// connection's other frames, unless too many are waiting).
+    async fn ack_when_durable(&mut self, ticket: Ticket, ack: ServerFrame) -> Result<(), Ended> {
+        let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
+        if self.pending_acks.is_empty() && ticket.is_durable_at(committed) {
+            return self.send_frame(&ack).await;
+        }
+        self.pending_acks.push_back((ticket, ack));
+        if self.pending_acks.len() > MAX_PENDING_ACKS {
+            if let Some(&(oldest, _)) = self.pending_acks.front() {
+                self.hub.durable(oldest).await;
+            }
+            let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
+            self.send_durable_acks(committed).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends, in order, every queued ack whose change is durable at `committed`.
+    async fn send_durable_acks(&mut self, committed: u64) -> Result<(), Ended> {
+        while let Some((ticket, _)) = self.pending_acks.front() {
+            if !ticket.is_durable_at(committed) {
+                break;
+            }
+            if let Some((_, ack)) = self.pending_acks.pop_front() {
+                self.send_frame(&ack).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the viewed channel: reset (if any), backlog, `joined`, then live.
