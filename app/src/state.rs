@@ -4,7 +4,10 @@
 //!
 //! Invariant: the message log only ever grows by frames whose `seq` is
 //! greater than the last one applied for the shown channel, so a message is
-//! never shown twice, whatever the socket replays. Only the socket module and
+//! never shown twice, whatever the socket replays. Channel names here come
+//! from the server, which always answers with a channel's canonical
+//! spelling, so the browser compares them exactly (and carries no Unicode
+//! normalization tables in its WASM). Only the socket module and
 //! the channel page write the log.
 
 use crate::model::{
@@ -73,9 +76,7 @@ impl ChannelLog {
     }
 
     pub fn shows(&self, channel: &ChannelName) -> bool {
-        self.channel
-            .as_ref()
-            .is_some_and(|c| c.key() == channel.key())
+        self.channel.as_ref().is_some_and(|c| c == channel)
     }
 
     /// Applies a message if it belongs to this log and is new; returns whether it did.
@@ -147,7 +148,7 @@ impl Chat {
     /// Adds a channel to the live list unless one with its key is there.
     pub fn learn_channel(&self, channel: Channel) {
         self.channels.update(|list| {
-            if !list.iter().any(|c| c.name.key() == channel.name.key()) {
+            if !list.iter().any(|c| c.name == channel.name) {
                 list.push(channel);
             }
         });
@@ -245,9 +246,13 @@ mod tests {
     }
 
     #[test]
-    fn channel_names_match_ignoring_case() {
+    fn channel_names_are_compared_as_the_server_spells_them() {
         let mut log = log_of("General");
-        assert!(log.apply(message("general", 1)));
+        assert!(log.apply(message("General", 1)));
+        assert!(
+            !log.apply(message("general", 2)),
+            "the server never respells a channel"
+        );
     }
 
     #[test]

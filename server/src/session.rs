@@ -447,3 +447,59 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
     };
     ErrorFrame::new(code, err.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::hub::HubLimits;
+    use clap::Parser;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A socket that never delivers anything and accepts every frame.
+    struct Quiet;
+
+    impl Stream for Quiet {
+        type Item = Result<WsMessage, axum::Error>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    impl Sink<WsMessage> for Quiet {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, _: WsMessage) -> Result<(), axum::Error> {
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Each connection is one task holding this future: keep it small
+    /// (memory per connection, BENCHMARKS.md).
+    #[test]
+    fn a_session_task_stays_small() {
+        let hub = Hub::new(HubLimits::default());
+        let (user, _, _) = hub
+            .register(app::model::DisplayName::parse("alice").unwrap(), None)
+            .unwrap();
+        let limits = Arc::new(Limits::from_config(&Config::parse_from(["flack"])));
+        let settings = SessionSettings {
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+        };
+        let session = run(Quiet, hub, user, settings, limits, CancellationToken::new());
+        let size = std::mem::size_of_val(&session);
+        eprintln!("session future: {size} bytes");
+        assert!(size < 16 * 1024, "session future is {size} bytes");
+    }
+}

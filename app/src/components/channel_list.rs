@@ -17,7 +17,7 @@ pub fn ChannelList() -> impl IntoView {
                 <ul>
                     <For
                         each=move || chat.channels.get()
-                        key=|c| c.name.key()
+                        key=|c| c.name.clone()
                         children=move |channel| {
                             let href = channel.name.path();
                             let name = channel.name.to_string();

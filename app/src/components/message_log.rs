@@ -52,7 +52,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
     let pending = Memo::new(move |_| {
         chat.outbox.with(|o| {
             o.iter()
-                .filter(|item| item.channel.key() == pending_channel.key())
+                .filter(|item| item.channel == pending_channel)
                 .cloned()
                 .collect::<Vec<_>>()
         })

@@ -12,7 +12,7 @@ pub fn Sidebar() -> impl IntoView {
     let chat = Chat::expect();
     let open = RwSignal::new(false);
     // Opening a channel (by link or by creating it) folds the menu on phones.
-    let shown = Memo::new(move |_| chat.log.with(|l| l.channel.as_ref().map(|c| c.key())));
+    let shown = Memo::new(move |_| chat.log.with(|l| l.channel.clone()));
     Effect::new(move |_| {
         // Read (not just tracked) so the memo is evaluated and subscribed.
         let _ = shown.get();
