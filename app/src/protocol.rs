@@ -87,13 +87,14 @@ impl ErrorFrame {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// First frame on every connection: who you are, every channel, and
-    /// the id of this server run. When `server_id` differs from the one a
-    /// client saw before, the server restarted and forgot what it had: the
-    /// client's `last_seq`s mean nothing any more and must be dropped.
+    /// First frame on every connection: who you are and the id of this
+    /// server run. When `server_id` differs from the one a client saw
+    /// before, the server restarted and forgot what it had: the client's
+    /// `last_seq`s mean nothing any more and must be dropped. (The channel
+    /// list is `/api/list_channels`; keeping it out of this frame keeps
+    /// every connection's buffers small however many channels exist.)
     Welcome {
         user: UserInfo,
-        channels: Vec<Channel>,
         server_id: String,
     },
     /// The client's `after` is older than what the server holds: drop the

@@ -169,7 +169,6 @@ where
         let mut lobby = self.hub.subscribe_lobby();
         let welcome = ServerFrame::Welcome {
             user: self.user.clone(),
-            channels: self.hub.channels(),
             server_id: self.hub.server_id().to_owned(),
         };
         self.send_frame(&welcome).await?;

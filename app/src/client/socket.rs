@@ -257,12 +257,18 @@ mod imp {
 
     fn apply(chat: Chat, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome { user, channels, .. } => {
+            ServerFrame::Welcome { user, .. } => {
                 crate::client::remember_name(user.display_name.as_str());
                 chat.user.set(Some(user));
-                for channel in channels {
-                    chat.learn_channel(channel);
-                }
+                // Catch up on channels created while we were away; ones
+                // created from now on arrive as `channel_created`.
+                leptos::task::spawn_local(async move {
+                    if let Ok(channels) = crate::api::list_channels().await {
+                        for channel in channels {
+                            chat.learn_channel(channel);
+                        }
+                    }
+                });
             }
             ServerFrame::ChannelCreated { channel } => chat.learn_channel(channel),
             ServerFrame::Message(message) => {
