@@ -1,7 +1,8 @@
 //! Property-based fuzzing of everything that parses client input: frame
 //! decoding and the name, body and id rules. Run with more cases by setting
-//! `PROPTEST_CASES` (scripts/test does); failures are saved under
-//! `app/proptest-regressions/` and replayed first on every run.
+//! `PROPTEST_CASES` (scripts/test does); a failure is saved under
+//! `app/proptest-regressions/` (commit it with the fix) and replayed first
+//! on every run.
 //!
 //! The properties: parsing never panics; whatever is accepted satisfies its
 //! rule and survives a round trip; whatever is refused says why.

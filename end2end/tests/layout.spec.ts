@@ -36,6 +36,9 @@ test("on a phone's width the channel list folds behind the menu button", async (
   await chooseName(page, unique("phone"));
   const nav = page.getByRole("navigation", { name: "Channels" });
   await expect(nav).toBeHidden();
+  // Who you are and the connection state stay visible with the menu folded.
+  await expect(page.locator(".me-name")).toBeVisible();
+  await expect(page.getByRole("status")).toBeVisible();
   const menu = page.getByRole("button", { name: "Menu" });
   await menu.click();
   await expect(menu).toHaveAttribute("aria-expanded", "true");

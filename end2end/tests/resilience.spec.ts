@@ -26,10 +26,13 @@ test("messages sent while offline wait, then appear exactly once for everyone", 
   await expect(pending).toHaveCount(0);
   const order = await messages(b).getByRole("article").locator(".body").allInnerTexts();
   expect(order).toEqual(["sent while offline 1", "sent while offline 2"]);
-  // Still exactly once after a while (late acks or replays change nothing).
-  await b.waitForTimeout(1000);
-  await expect(messages(b).getByRole("article")).toHaveCount(2);
-  await expect(messages(a).getByRole("article")).toHaveCount(2);
+  // Still exactly once later: a message sent after them (a fence) arrives
+  // behind anything late, and nothing was replayed twice.
+  await send(b, "fence");
+  for (const page of [a, b]) {
+    await expect(messages(page).getByRole("article").filter({ hasText: "fence" })).toHaveCount(1);
+    await expect(messages(page).getByRole("article")).toHaveCount(3);
+  }
   await alice.close();
   await bob.close();
 });

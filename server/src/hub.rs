@@ -140,6 +140,9 @@ struct State {
     order: Vec<String>,
     /// Where changes go to become durable (with a data dir).
     journal: Option<SyncSender<(u64, Entry)>>,
+    /// Set when a configured journal was closed (shutdown): changes are
+    /// refused rather than acknowledged without being stored.
+    journal_closed: bool,
     last_ticket: u64,
 }
 
@@ -340,6 +343,10 @@ impl Hub {
     /// in memory, published at once. Call before mutating state, so a
     /// refusal (`Busy`) leaves nothing half-done.
     fn record(&self, state: &mut State, entry: Entry) -> Result<Ticket, HubError> {
+        if state.journal_closed {
+            // Shutting down with a data dir: nothing more can be made durable.
+            return Err(HubError::Busy);
+        }
         let Some(journal) = &state.journal else {
             self.publish_locked(state, vec![entry]);
             return Ok(Ticket(0));
@@ -366,6 +373,13 @@ impl Hub {
                 Entry::Message { key, event, .. } => {
                     if let Some(room) = state.channels.get_mut(&key) {
                         room.committed = room.committed.max(event.seq);
+                        while room
+                            .ring
+                            .front()
+                            .is_some_and(|e| e.seq + HISTORY_LEN as u64 <= room.committed)
+                        {
+                            room.ring.pop_front();
+                        }
                         // No receivers is fine: nobody is viewing.
                         let _ = room.live.send(event);
                     }
@@ -399,7 +413,12 @@ impl Hub {
 
     /// Stops taking changes, writes what is queued and waits for the journal.
     pub fn close(&self) {
-        self.state().journal = None;
+        {
+            let mut state = self.state();
+            if state.journal.take().is_some() {
+                state.journal_closed = true;
+            }
+        }
         let writer = self
             .shared
             .writer
@@ -576,9 +595,8 @@ impl Hub {
         // ring and head change only if recording succeeded.
         let room = state.channels.get_mut(&key).ok_or(HubError::UnknownUser)?;
         room.head = seq;
-        if room.ring.len() == HISTORY_LEN {
-            room.ring.pop_front();
-        }
+        // Trimmed when published: until then the ring keeps the last
+        // `HISTORY_LEN` committed messages *plus* the ones still pending.
         room.ring.push_back(event);
         let ticket = match self.record(state, entry) {
             Ok(ticket) => ticket,

@@ -119,14 +119,6 @@ async fn refuse_unknown_fields(
     else {
         return Ok(request);
     };
-    let is_json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Ok(request);
-    }
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, max_body_bytes)
         .await

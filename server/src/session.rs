@@ -255,6 +255,19 @@ where
                     "too many frames on this connection; slow down",
                 );
                 err.retry_after_ms = Some(retry_after_ms(wait));
+                // A refused send still names its client_id, so the sender
+                // knows which message to resend (DESIGN §5).
+                if let WsMessage::Text(text) = &message {
+                    let (client_id, channel) = match decode_client_frame(text.as_str()) {
+                        Ok(ClientFrame::Send {
+                            client_id, channel, ..
+                        }) => (Some(client_id.to_string()), Some(channel.to_string())),
+                        Ok(_) => (None, None),
+                        Err(refused) => (refused.client_id, refused.channel),
+                    };
+                    err.client_id = client_id;
+                    err.channel = channel;
+                }
                 return self.refuse(err).await;
             }
         }

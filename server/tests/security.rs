@@ -254,15 +254,16 @@ async fn a_message_flood_is_throttled_with_retry_times_and_nothing_accepted_is_l
     }
     ws.stream.flush().await.unwrap();
     let (mut acked, mut throttled) = (Vec::new(), Vec::new());
+    let mut retry_after = 0;
     while acked.len() + throttled.len() < 20 {
         let frame = ws.next_json().await;
         match frame["type"].as_str() {
             Some("ack") => acked.push(frame["client_id"].as_str().unwrap().to_owned()),
             Some("error") => {
                 assert_eq!(frame["code"], "rate_limited");
-                assert!(frame["retry_after_ms"]
-                    .as_u64()
-                    .is_some_and(|ms| ms > 0 && ms <= 1000));
+                let ms = frame["retry_after_ms"].as_u64().unwrap_or(0);
+                assert!(ms > 0 && ms <= 1000, "{frame}");
+                retry_after = retry_after.max(ms);
                 throttled.push(frame["client_id"].as_str().unwrap().to_owned());
             }
             _ => {}
@@ -282,8 +283,8 @@ async fn a_message_flood_is_throttled_with_retry_times_and_nothing_accepted_is_l
         "only the accepted are stored"
     );
 
-    // A throttled message retried after its wait is accepted.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // A throttled message retried after the wait the server named is accepted.
+    tokio::time::sleep(Duration::from_millis(retry_after)).await;
     ws.send_message("general", &throttled[0], "retried").await;
     assert_eq!(ws.until("ack").await["client_id"], throttled[0].as_str());
     server.stop().await;
@@ -458,5 +459,25 @@ async fn every_response_carries_security_headers() {
     }
     let api = server.anonymous().post("list_channels", json!({})).await;
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_send_refused_by_the_frame_limit_names_its_client_id() {
+    let server = TestServer::start_with(|c| {
+        c.frame_rate = 1;
+        c.frame_burst = 2;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    alice.create_channel("general").await;
+    let mut ws = alice.connect().await;
+    for i in 0..3 {
+        ws.send_message("general", &format!("f{i}"), "hi").await;
+    }
+    let refused = ws.until("error").await;
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["client_id"], "f2");
+    assert_eq!(refused["channel"], "general");
     server.stop().await;
 }

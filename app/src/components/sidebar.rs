@@ -39,16 +39,20 @@ pub fn Sidebar() -> impl IntoView {
                     "Menu"
                 </button>
             </div>
+            // Who you are and the link's state stay visible on phones too.
+            <div class="sidebar-info">
+                <p class="me">
+                    "Signed in as " <strong class="me-name">{name}</strong>
+                </p>
+                <ConnectionStatusLine/>
+            </div>
             <div id="sidebar-body" class="sidebar-body" on:click=move |ev| {
                 // Following any channel link (even the open one) folds it too.
                 if clicked_link(&ev) {
                     open.set(false);
                 }
             }>
-                <p class="me">
-                    "Signed in as " <strong class="me-name">{name}</strong>
-                </p>
-                <ConnectionStatusLine/>
+
                 <ChannelList/>
                 <ChannelForm/>
             </div>
