@@ -194,3 +194,39 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_or_bloating_anyo
     let _ = tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(5)))
         .await;
 }
+
+#[tokio::test]
+async fn a_client_that_answers_no_heartbeat_is_closed_and_others_stay() {
+    let server = TestServer::start_with(|c| {
+        c.ping_interval_secs = 1;
+        c.idle_timeout_secs = 2;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    // This socket is not polled, so the server's pings go unanswered.
+    let mut silent = alice.connect().await;
+    let mut lively = alice.connect().await;
+    let started = std::time::Instant::now();
+    // The lively client keeps talking; its connection outlives the silent one.
+    while started.elapsed() < Duration::from_secs(4) {
+        lively.send_json(json!({"type": "ping"})).await;
+        assert_eq!(lively.until("pong").await["type"], "pong");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut closed = None;
+    while let Ok(Some(frame)) = tokio::time::timeout(common::FRAME_WAIT, silent.stream.next()).await
+    {
+        match frame {
+            Ok(Message::Close(frame)) => {
+                closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let (code, reason) = closed.expect("closed by the server with a reason");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("heartbeat"), "{reason}");
+    server.stop().await;
+}

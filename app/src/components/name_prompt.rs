@@ -14,13 +14,29 @@ pub fn NamePrompt() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
-    // Offer the remembered name (read after hydration only).
+    // Once live: offer the remembered name (read after hydration only) and
+    // put the cursor in the field (it was disabled, so `autofocus` could
+    // not take).
     Effect::new(move |_| {
-        if chat.hydrated.get() && name.get_untracked().is_empty() {
+        if !chat.hydrated.get() {
+            return;
+        }
+        if name.get_untracked().is_empty() {
             if let Some(remembered) = crate::client::remembered_name() {
                 name.set(remembered);
             }
         }
+        // After this frame's render, when the field is enabled.
+        #[cfg(feature = "browser")]
+        request_animation_frame(|| {
+            use leptos::wasm_bindgen::JsCast;
+            if let Some(field) = document()
+                .get_element_by_id("display-name")
+                .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+            {
+                let _ = field.focus();
+            }
+        });
     });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
