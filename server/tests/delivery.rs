@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{signal, spawn_server, wait_for_exit, Client, TestServer};
-use futures::{SinkExt, StreamExt};
+use common::{signal, spawn_server, wait_for_exit, Client, Ending, TestServer};
+use futures::SinkExt;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -163,23 +163,12 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_or_bloating_anyo
     );
 
     // The stalled client was disconnected with a reason...
-    let mut closed_with = None;
-    while let Ok(Some(frame)) =
-        tokio::time::timeout(Duration::from_secs(10), stalled.stream.next()).await
-    {
-        match frame {
-            Ok(Message::Close(frame)) => {
-                closed_with = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
     // A close frame with 1008, unless the close frame is stuck behind the
     // partly written frame that timed out; then the drop itself shows it.
-    if let Some((code, reason)) = closed_with {
-        assert_eq!(code, 1008, "{reason}");
+    match stalled.ending().await {
+        Ending::Closed(Some((code, reason))) => assert_eq!(code, 1008, "{reason}"),
+        Ending::Reset => {}
+        other => panic!("the stalled reader was not cut off: {other:?}"),
     }
     // ...and resumes to the correct last 100.
     let mut again = sloth.connect().await;
@@ -213,19 +202,9 @@ async fn a_client_that_answers_no_heartbeat_is_closed_and_others_stay() {
         assert_eq!(lively.until("pong").await["type"], "pong");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let mut closed = None;
-    while let Ok(Some(frame)) = tokio::time::timeout(common::FRAME_WAIT, silent.stream.next()).await
-    {
-        match frame {
-            Ok(Message::Close(frame)) => {
-                closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    let (code, reason) = closed.expect("closed by the server with a reason");
+    let Ending::Closed(Some((code, reason))) = silent.ending().await else {
+        panic!("closed by the server with a reason");
+    };
     assert_eq!(code, 1008);
     assert!(reason.contains("heartbeat"), "{reason}");
     server.stop().await;

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{Client, TestServer};
-use futures::{SinkExt, StreamExt};
+use common::{Client, Ending, TestServer};
+use futures::SinkExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -13,38 +13,6 @@ use tokio_tungstenite::tungstenite::Message;
 /// The server's view that must not change under attack.
 async fn state_of(client: &Client) -> (Vec<Value>, Value) {
     (client.channels().await, client.history("general").await)
-}
-
-/// How the server ended a connection, read from the client's side.
-#[derive(Debug, PartialEq)]
-enum Ending {
-    /// A close frame with this code.
-    Closed(Option<u16>),
-    /// The TCP connection was reset: the server closed while the client's
-    /// unread frames were still in its buffer, so the close frame was lost.
-    Reset,
-    /// Nothing ended within the wait.
-    StillOpen,
-}
-
-async fn ending(ws: &mut common::Ws) -> Ending {
-    loop {
-        match tokio::time::timeout(common::FRAME_WAIT, ws.stream.next()).await {
-            Err(_) => return Ending::StillOpen,
-            Ok(None) | Ok(Some(Err(_))) => return Ending::Reset,
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                return Ending::Closed(frame.map(|f| u16::from(f.code)))
-            }
-            Ok(Some(Ok(_))) => continue,
-        }
-    }
-}
-
-async fn closed_with(ws: &mut common::Ws) -> Option<u16> {
-    match ending(ws).await {
-        Ending::Closed(code) => code,
-        _ => None,
-    }
 }
 
 #[tokio::test]
@@ -334,7 +302,7 @@ async fn a_flooding_connection_is_throttled_then_closed_and_others_barely_notice
                 break;
             }
         }
-        ending(&mut m).await
+        m.ending().await
     });
     let mut loud = Vec::new();
     for i in 0..20 {
@@ -342,7 +310,7 @@ async fn a_flooding_connection_is_throttled_then_closed_and_others_barely_notice
     }
     let ended = flood.await.unwrap();
     assert!(
-        matches!(ended, Ending::Closed(Some(1008)) | Ending::Reset),
+        matches!(ended, Ending::Closed(Some((1008, _))) | Ending::Reset),
         "the flooder is cut off with a policy close: {ended:?}"
     );
 
@@ -365,7 +333,7 @@ async fn repeated_invalid_frames_close_the_connection_with_a_policy_code() {
         assert_eq!(ws.until("error").await["code"], "bad_json");
     }
     ws.send_text("not json").await;
-    assert_eq!(closed_with(&mut ws).await, Some(1008));
+    assert_eq!(ws.ending().await.code(), Some(1008));
     // The server keeps serving everyone else.
     let mut other = alice.connect().await;
     other.send_json(json!({"type": "ping"})).await;
@@ -387,7 +355,7 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
         true,
     );
     ws.stream.send(Message::Frame(frame)).await.unwrap();
-    assert_eq!(closed_with(&mut ws).await, Some(1007));
+    assert_eq!(ws.ending().await.code(), Some(1007));
     let mut other = alice.connect().await;
     other.send_json(json!({"type": "ping"})).await;
     assert_eq!(other.until("pong").await["type"], "pong");

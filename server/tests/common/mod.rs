@@ -250,7 +250,43 @@ pub struct Ws {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// How the server ended a connection, read from the client's side.
+#[derive(Debug, PartialEq)]
+pub enum Ending {
+    /// A close frame with this code and reason.
+    Closed(Option<(u16, String)>),
+    /// The TCP connection was reset or dropped: the server closed while
+    /// unread or unwritten frames were in the way, so no close frame came.
+    Reset,
+    /// Nothing ended within `FRAME_WAIT`.
+    StillOpen,
+}
+
+impl Ending {
+    /// The close code, when a close frame came.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Ending::Closed(Some((code, _))) => Some(*code),
+            _ => None,
+        }
+    }
+}
+
 impl Ws {
+    /// Reads (skipping other frames) until the server ends the connection.
+    pub async fn ending(&mut self) -> Ending {
+        loop {
+            match tokio::time::timeout(FRAME_WAIT, self.stream.next()).await {
+                Err(_) => return Ending::StillOpen,
+                Ok(None) | Ok(Some(Err(_))) => return Ending::Reset,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Ending::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string())))
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     pub async fn send_json(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }
