@@ -52,20 +52,6 @@ mod edge {
             .map(|parts| parts.headers)
             .unwrap_or_default()
     }
-
-    /// Sets the response status from the error's code and passes it on.
-    pub fn fail<T>(err: ApiError) -> Result<T, ApiError> {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(err.code.http_status()) {
-                response.set_status(status);
-            }
-        }
-        Err(err)
-    }
-
-    pub fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
-        result.or_else(fail)
-    }
 }
 
 /// Every public endpoint and the JSON fields its body may have. The server's
@@ -84,12 +70,9 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
 /// session cookie.
 #[server(endpoint = "register", input = server_fn::codec::Json)]
 pub async fn register(display_name: String) -> Result<UserInfo, ApiError> {
-    let name = match DisplayName::parse(&display_name) {
-        Ok(name) => name,
-        Err(e) => return edge::fail(e.into()),
-    };
+    let name = DisplayName::parse(&display_name).map_err(ApiError::from)?;
     let backend = edge::backend()?;
-    let (user, cookie) = edge::respond(backend.register(&edge::headers(), name).await)?;
+    let (user, cookie) = backend.register(&edge::headers(), name).await?;
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.append_header(http::header::SET_COOKIE, cookie);
     }
@@ -106,12 +89,9 @@ pub async fn me() -> Result<Option<UserInfo>, ApiError> {
 /// `POST /api/create_channel {"name": "general"}` (signed in).
 #[server(endpoint = "create_channel", input = server_fn::codec::Json)]
 pub async fn create_channel(name: String) -> Result<Channel, ApiError> {
-    let name = match ChannelName::parse(&name) {
-        Ok(name) => name,
-        Err(e) => return edge::fail(e.into()),
-    };
+    let name = ChannelName::parse(&name).map_err(ApiError::from)?;
     let backend = edge::backend()?;
-    edge::respond(backend.create_channel(&edge::headers(), name).await)
+    backend.create_channel(&edge::headers(), name).await
 }
 
 /// `POST /api/list_channels {}`: every channel, oldest first.
@@ -124,12 +104,9 @@ pub async fn list_channels() -> Result<Vec<Channel>, ApiError> {
 /// messages, oldest first, and the channel's `head`.
 #[server(endpoint = "channel_history", input = server_fn::codec::Json)]
 pub async fn fetch_history(channel: String) -> Result<ChannelHistory, ApiError> {
-    let name = match ChannelName::parse(&channel) {
-        Ok(name) => name,
-        Err(e) => return edge::fail(e.into()),
-    };
+    let name = ChannelName::parse(&channel).map_err(ApiError::from)?;
     let backend = edge::backend()?;
-    edge::respond(backend.history(&name).await)
+    backend.history(&name).await
 }
 
 #[cfg(test)]

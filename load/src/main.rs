@@ -165,16 +165,26 @@ async fn connect_many(
     Ok(out)
 }
 
+/// Registers `lg-<kind>-<pid>` and creates `count` (at least one)
+/// channels named after it, unique to this run.
+async fn owner_and_channels(
+    server: &Server,
+    kind: &str,
+    count: usize,
+) -> Result<(Session, Vec<String>), BoxError> {
+    let prefix = format!("lg-{kind}-{}", std::process::id());
+    let owner = server.register(&prefix).await?;
+    let names: Vec<String> = (0..count.max(1)).map(|c| format!("{prefix}-{c}")).collect();
+    for name in &names {
+        server.create_channel(&owner, name).await?;
+    }
+    Ok((owner, names))
+}
+
 async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let run = format!("{}", std::process::id());
-    let owner = server.register(&format!("lg-owner-{run}")).await?;
-    let channels: Vec<String> = (0..t.channels.max(1))
-        .map(|c| format!("lg-{run}-{c}"))
-        .collect();
-    for channel in &channels {
-        server.create_channel(&owner, channel).await?;
-    }
+    let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
     let viewer = server.register(&format!("lg-view-{run}")).await?;
     let epoch = Instant::now();
     let cpu_start = procstat::sample(cli.server_pid);
@@ -331,14 +341,7 @@ async fn idle(
     hold: u64,
 ) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
-    let run = std::process::id();
-    let owner = server.register(&format!("lg-idle-{run}")).await?;
-    let names: Vec<String> = (0..channels.max(1))
-        .map(|c| format!("lg-idle-{run}-{c}"))
-        .collect();
-    for name in &names {
-        server.create_channel(&owner, name).await?;
-    }
+    let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
     let before = procstat::sample(cli.server_pid);
     let start = Instant::now();
     let sockets = connect_many(cli, &server, &owner, connections).await?;
@@ -375,14 +378,9 @@ async fn idle(
 
 async fn history(cli: &Cli, clients: usize, channels: usize) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
-    let run = std::process::id();
-    let owner = server.register(&format!("lg-hist-{run}")).await?;
-    let names: Vec<String> = (0..channels.max(1))
-        .map(|c| format!("lg-hist-{run}-{c}"))
-        .collect();
+    let (owner, names) = owner_and_channels(&server, "hist", channels).await?;
     let mut writer = server.connect(&owner, None).await?;
     for name in &names {
-        server.create_channel(&owner, name).await?;
         for n in 0..100 {
             writer
                 .send(wire::send_frame(

@@ -593,7 +593,10 @@ impl Hub {
         // In memory, `record` publishes at once, so the ring must already
         // hold the event; with a journal it publishes later. Either way the
         // ring and head change only if recording succeeded.
-        let room = state.channels.get_mut(&key).ok_or(HubError::UnknownUser)?;
+        let room = state
+            .channels
+            .get_mut(&key)
+            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         room.head = seq;
         // Trimmed when published: until then the ring keeps the last
         // `HISTORY_LEN` committed messages *plus* the ones still pending.

@@ -58,8 +58,25 @@ pub fn same_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
     }
 }
 
-fn refusal(status: StatusCode, err: ApiError) -> Response {
-    (status, axum::Json(err)).into_response()
+/// The status and `Retry-After` an `ApiError` calls for: the one place the
+/// code-to-status rule is applied at the edge.
+fn apply_error(err: &ApiError, status: &mut StatusCode, headers: &mut HeaderMap) {
+    if let Ok(code_status) = StatusCode::from_u16(err.code.http_status()) {
+        *status = code_status;
+    }
+    if let Some(ms) = err.retry_after_ms {
+        if let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+    }
+}
+
+/// A JSON refusal with the status (and `Retry-After`) its code calls for.
+fn refusal(err: ApiError) -> Response {
+    let mut status = StatusCode::INTERNAL_SERVER_ERROR;
+    let mut headers = HeaderMap::new();
+    apply_error(&err, &mut status, &mut headers);
+    (status, headers, axum::Json(err)).into_response()
 }
 
 /// Refuses cross-site state changes and over-eager registration.
@@ -72,31 +89,21 @@ pub async fn guard_api(
     let path = request.uri().path();
     if path.starts_with("/api/") && request.method() != Method::GET {
         if !same_origin(request.headers(), &policy.allowed_origins) {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                ApiError::new(
-                    ApiErrorCode::Forbidden,
-                    "cross-site requests are not allowed",
-                ),
-            );
+            return refusal(ApiError::new(
+                ApiErrorCode::Forbidden,
+                "cross-site requests are not allowed",
+            ));
         }
         if path == "/api/register" {
             if let Err(wait) = policy.limits.check_registration(peer.ip()) {
                 let ms = retry_after_ms(wait);
-                let mut response = refusal(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ApiError::rate_limited(
-                        format!(
-                            "too many sign-ups from your address; try again in {} s",
-                            ms.div_ceil(1000)
-                        ),
-                        ms,
+                return refusal(ApiError::rate_limited(
+                    format!(
+                        "too many sign-ups from your address; try again in {} s",
+                        ms.div_ceil(1000)
                     ),
-                );
-                if let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                return response;
+                    ms,
+                ));
             }
         }
     }
@@ -131,13 +138,10 @@ async fn refuse_unknown_fields(
             } else {
                 known.join(", ")
             };
-            return Err(refusal(
-                StatusCode::BAD_REQUEST,
-                ApiError::new(
-                    ApiErrorCode::BadRequest,
-                    format!("unknown field `{unknown}`; this endpoint takes {takes}"),
-                ),
-            ));
+            return Err(refusal(ApiError::new(
+                ApiErrorCode::BadRequest,
+                format!("unknown field `{unknown}`; this endpoint takes {takes}"),
+            )));
         }
     }
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
@@ -159,14 +163,7 @@ pub async fn status_from_error_code(response: Response) -> Response {
         Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
     };
     if let Ok(err) = serde_json::from_slice::<ApiError>(&bytes) {
-        if let Ok(status) = StatusCode::from_u16(err.code.http_status()) {
-            parts.status = status;
-        }
-        if let Some(ms) = err.retry_after_ms {
-            if let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
-                parts.headers.insert(header::RETRY_AFTER, value);
-            }
-        }
+        apply_error(&err, &mut parts.status, &mut parts.headers);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -139,30 +139,27 @@ pub struct Client {
 impl Client {
     /// A client of the server at `addr`, with its own cookie jar, not signed in.
     pub fn new(addr: SocketAddr) -> Self {
-        Client {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("http client"),
-            base: format!("http://{addr}"),
-            ws_url: format!("ws://{addr}/ws"),
-            cookie: None,
-        }
+        Self::build(addr, None)
     }
 
     /// A client of the server at `addr` that presents an existing session
     /// cookie (`name=value`), as a browser does after a server restart.
     pub fn with_cookie(addr: SocketAddr, cookie: &str) -> Self {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("cookie", cookie.parse().expect("cookie header"));
+        Self::build(addr, Some(cookie))
+    }
+
+    fn build(addr: SocketAddr, cookie: Option<&str>) -> Self {
+        let mut http = reqwest::Client::builder().cookie_store(true);
+        if let Some(cookie) = cookie {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("cookie", cookie.parse().expect("cookie header"));
+            http = http.default_headers(headers);
+        }
         Client {
-            http: reqwest::Client::builder()
-                .default_headers(headers)
-                .build()
-                .expect("http client"),
+            http: http.build().expect("http client"),
             base: format!("http://{addr}"),
             ws_url: format!("ws://{addr}/ws"),
-            cookie: Some(cookie.to_owned()),
+            cookie: cookie.map(str::to_owned),
         }
     }
 
