@@ -7,7 +7,8 @@
 //! server. Exits non-zero when any delivery check fails.
 //!
 //! Scenarios: `fanout` (one channel, many viewers), `rooms` (many channels),
-//! `idle` (many quiet connections), `history` (many joins of full
+//! `churn` (fan-out while viewers reconnect and resume), `idle` (many quiet
+//! connections), `history` (many joins of full
 //! histories). See BENCHMARKS.md for the commands and figures.
 //!
 //! The server under test must allow the load: run it with
@@ -60,6 +61,15 @@ enum Scenario {
     Fanout(Traffic),
     /// Many channels, V viewers each, senders spread across them.
     Rooms(Traffic),
+    /// Fan-out while viewers keep disconnecting and reconnecting: each
+    /// reconnect resumes from the last `seq` it saw and must miss nothing.
+    Churn {
+        #[command(flatten)]
+        traffic: Traffic,
+        /// Viewer reconnects per second, spread round-robin over the viewers.
+        #[arg(long, default_value_t = 100.0)]
+        reconnects: f64,
+    },
     /// C idle connections, each joined to a channel; reports memory per connection.
     Idle {
         #[arg(long, default_value_t = 1000)]
@@ -118,6 +128,10 @@ struct Report {
     latency_us_p99: u64,
     latency_us_p999: u64,
     latency_us_max: u64,
+    reconnects: u64,
+    resets: u64,
+    reconnect_us_p50: u64,
+    reconnect_us_p99: u64,
     server_cpu_percent: Option<f64>,
     server_rss_kib_start: Option<u64>,
     server_rss_kib_end: Option<u64>,
@@ -181,7 +195,82 @@ async fn owner_and_channels(
     Ok((owner, names))
 }
 
-async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> {
+/// What a viewer task hands back: delivery latencies, and (churn) the time
+/// from each reconnect to its `joined`, and how many resumes got a `reset`.
+struct ViewerEnd {
+    latency_us: hdrhistogram::Histogram<u64>,
+    reconnect_us: hdrhistogram::Histogram<u64>,
+    resets: u64,
+}
+
+/// Everything a viewer needs to reconnect as itself.
+#[derive(Clone)]
+struct Rejoin {
+    server: Server,
+    session: Session,
+    source: Option<IpAddr>,
+}
+
+/// Reads one viewer's channel until `stop`, checking every delivery. On
+/// each `reconnect` signal it drops the connection, opens a new one and
+/// resumes with `after` = the last `seq` it saw, as a browser tab does.
+async fn view(
+    ws: wire::Ws,
+    channel: String,
+    epoch: Instant,
+    counts: Arc<Counts>,
+    mut stop: watch::Receiver<bool>,
+    reconnect: Option<(Arc<tokio::sync::Notify>, Rejoin)>,
+) -> Result<ViewerEnd, BoxError> {
+    let mut checker = Checker::new(epoch);
+    let mut end = ViewerEnd {
+        latency_us: probe::histogram(),
+        reconnect_us: probe::histogram(),
+        resets: 0,
+    };
+    let (mut sink, mut stream) = ws.split();
+    sink.send(wire::join_frame(&channel, None)).await?;
+    let mut rejoining: Option<Instant> = None;
+    loop {
+        let signal = async {
+            match &reconnect {
+                Some((notify, _)) => notify.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = signal => {
+                let Some((_, rejoin)) = &reconnect else { continue };
+                let started = Instant::now();
+                drop(sink);
+                let ws = rejoin.server.connect(&rejoin.session, rejoin.source).await?;
+                (sink, stream) = ws.split();
+                sink.send(wire::join_frame(&channel, Some(checker.last_seq()))).await?;
+                rejoining = Some(started);
+            }
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let text = text.as_str();
+                    if text.starts_with(r#"{"type":"joined""#) {
+                        if let Some(started) = rejoining.take() {
+                            let _ = end.reconnect_us.record((started.elapsed().as_micros() as u64).max(1));
+                        }
+                    } else if text.starts_with(r#"{"type":"reset""#) {
+                        end.resets += 1;
+                    }
+                    checker.record(text, &counts);
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+        }
+    }
+    end.latency_us = checker.latency_us;
+    Ok(end)
+}
+
+async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let run = format!("{}", std::process::id());
     let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
@@ -198,26 +287,24 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
     for (i, ws) in sockets.into_iter().enumerate() {
         let channel = channels[i % channels.len()].clone();
         let counts = Arc::new(Counts::default());
-        let (mut sink, mut stream) = ws.split();
-        sink.send(wire::join_frame(&channel, None)).await?;
-        let mut stop = stop_rx.clone();
-        let task_counts = counts.clone();
-        let task = tokio::spawn(async move {
-            let mut checker = Checker::new(epoch);
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    frame = stream.next() => match frame {
-                        Some(Ok(Message::Text(text))) => checker.record(text.as_str(), &task_counts),
-                        Some(Ok(_)) => {}
-                        _ => break,
-                    },
-                }
-            }
-            drop(sink);
-            checker.latency_us
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let rejoin = (reconnects > 0.0).then(|| {
+            let rejoin = Rejoin {
+                server: server.clone(),
+                session: viewer.clone(),
+                source: source(cli, i),
+            };
+            (notify.clone(), rejoin)
         });
-        viewers.push((i % channels.len(), counts, task));
+        let task = tokio::spawn(view(
+            ws,
+            channel,
+            epoch,
+            counts.clone(),
+            stop_rx.clone(),
+            rejoin,
+        ));
+        viewers.push((i % channels.len(), counts, notify, task));
     }
     let connect_secs = connect_start.elapsed().as_secs_f64();
 
@@ -248,24 +335,24 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
             }
         });
         let (sent, sending, pad) = (sent_per_channel.clone(), sending.clone(), pad.clone());
-        sender_tasks.push(tokio::spawn(async move {
-            let mut every =
-                tokio::time::interval(Duration::from_secs_f64(1.0 / per_sender.max(0.001)));
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        // Each sender runs on its own OS thread and sleeps with the OS's
+        // precision (tens of µs) rather than the runtime's 1 ms timer
+        // wheel, so the generator adds no scheduling slop of its own to
+        // the latency it reports.
+        sender_tasks.push(std::thread::spawn(move || {
+            let period = Duration::from_secs_f64(1.0 / per_sender.max(0.001));
+            let start = Instant::now();
             let mut n = 0u64;
             while sending.load(Ordering::Relaxed) {
-                let scheduled = every.tick().await;
+                let scheduled = start + period.mul_f64(n as f64);
+                if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
                 n += 1;
-                let nanos = scheduled
-                    .into_std()
-                    .saturating_duration_since(epoch)
-                    .as_nanos() as u64;
+                let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
-                if sink
-                    .send(wire::send_frame(&channel, &format!("{s}-{n}"), &body))
-                    .await
-                    .is_err()
-                {
+                let frame = wire::send_frame(&channel, &format!("{s}-{n}"), &body);
+                if futures::executor::block_on(sink.send(frame)).is_err() {
                     break;
                 }
                 sent[channel_index].fetch_add(1, Ordering::Relaxed);
@@ -273,10 +360,23 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
         }));
     }
     let send_start = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(t.duration)).await;
+    let mut reconnects_made = 0u64;
+    if reconnects > 0.0 {
+        // Round-robin over the viewers, `reconnects` per second.
+        let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / reconnects));
+        while send_start.elapsed().as_secs_f64() < t.duration {
+            every.tick().await;
+            viewers[reconnects_made as usize % viewers.len()]
+                .2
+                .notify_one();
+            reconnects_made += 1;
+        }
+    } else {
+        tokio::time::sleep(Duration::from_secs_f64(t.duration)).await;
+    }
     sending.store(false, Ordering::Relaxed);
-    for task in sender_tasks {
-        let _ = task.await;
+    for thread in sender_tasks {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     let send_secs = send_start.elapsed().as_secs_f64();
 
@@ -286,7 +386,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
     while Instant::now() < drain_deadline
         && viewers
             .iter()
-            .any(|(c, counts, _)| counts.delivered.load(Ordering::Relaxed) < expected(*c))
+            .any(|(c, counts, _, _)| counts.delivered.load(Ordering::Relaxed) < expected(*c))
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -294,17 +394,25 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
     let _ = stop_tx.send(true);
 
     let mut latency = probe::histogram();
+    let mut reconnect = probe::histogram();
     let mut report = Report {
         scenario: name.into(),
         connections: total_viewers + senders,
         connect_secs,
         send_errors: send_errors.load(Ordering::Relaxed),
+        reconnects: reconnects_made,
         ..Report::default()
     };
     report.sent = (0..channels.len()).map(expected).sum();
-    for (c, counts, task) in viewers {
-        let hist = task.await?;
-        let _ = latency.add(&hist);
+    for (c, counts, _, task) in viewers {
+        match task.await? {
+            Ok(end) => {
+                let _ = latency.add(&end.latency_us);
+                let _ = reconnect.add(&end.reconnect_us);
+                report.resets += end.resets;
+            }
+            Err(e) => report.notes.push(format!("a viewer failed: {e}")),
+        }
         let delivered = counts.delivered.load(Ordering::Relaxed);
         report.expected_deliveries += expected(c);
         report.deliveries += delivered;
@@ -314,6 +422,10 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str) -> Result<Report, BoxError> 
     }
     report.deliveries_per_sec = report.deliveries as f64 / send_secs;
     fill_latency(&mut report, &latency);
+    if !reconnect.is_empty() {
+        report.reconnect_us_p50 = reconnect.value_at_quantile(0.5);
+        report.reconnect_us_p99 = reconnect.value_at_quantile(0.99);
+    }
     procstat::fill(&mut report, &cpu_start, &cpu_end, None);
     report.notes.push(format!(
         "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
@@ -482,6 +594,12 @@ fn print_table(report: &Report) {
         "latency µs            p50 {}  p99 {}  p99.9 {}  max {}",
         report.latency_us_p50, report.latency_us_p99, report.latency_us_p999, report.latency_us_max
     );
+    if report.reconnects > 0 {
+        println!(
+            "reconnects            {} (reconnect to joined: p50 {} µs, p99 {} µs; {} resets)",
+            report.reconnects, report.reconnect_us_p50, report.reconnect_us_p99, report.resets
+        );
+    }
     println!(
         "server                cpu {}%  rss {} -> {} KiB  per connection {} KiB",
         opt(report.server_cpu_percent),
@@ -502,9 +620,17 @@ async fn main() -> ExitCode {
         Scenario::Fanout(t) => {
             let mut t = t.clone();
             t.channels = 1;
-            traffic(&cli, t, "fanout").await
+            traffic(&cli, t, "fanout", 0.0).await
         }
-        Scenario::Rooms(t) => traffic(&cli, t.clone(), "rooms").await,
+        Scenario::Rooms(t) => traffic(&cli, t.clone(), "rooms", 0.0).await,
+        Scenario::Churn {
+            traffic: t,
+            reconnects,
+        } => {
+            let mut t = t.clone();
+            t.channels = 1;
+            traffic(&cli, t, "churn", *reconnects).await
+        }
         Scenario::Idle {
             connections,
             channels,
@@ -527,7 +653,9 @@ async fn main() -> ExitCode {
     } else {
         print_table(&report);
     }
-    if report.lost + report.duplicates + report.out_of_order + report.send_errors > 0 {
+    if report.lost + report.duplicates + report.out_of_order + report.send_errors + report.resets
+        > 0
+    {
         eprintln!(
             "flack-load: delivery check FAILED (lost, duplicated, reordered or refused messages)"
         );

@@ -76,6 +76,11 @@ impl Checker {
         }
     }
 
+    /// The last `seq` delivered in order: where a resume starts from.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
     /// Records one frame; non-load frames are ignored.
     pub fn record(&mut self, frame: &str, counts: &Counts) {
         let Some((seq, sender, n, nanos)) = read_stamp(frame) else {

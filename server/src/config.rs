@@ -85,9 +85,17 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Read buffer of each WebSocket, in bytes (memory per connection).
-    #[arg(long, env = "FLACK_WS_READ_BUFFER", default_value_t = 4096)]
+    /// Read buffer of each WebSocket, in bytes: memory every connection
+    /// holds even when idle. Client frames are small; a larger one takes
+    /// several reads.
+    #[arg(long, env = "FLACK_WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
+
+    /// Bytes of frames a WebSocket gathers before writing them out when
+    /// several are ready at once (a history, a burst): one write instead of
+    /// one per frame. Frames are always written out at the end of a batch.
+    #[arg(long, env = "FLACK_WS_WRITE_BUFFER", default_value_t = 8192)]
+    pub ws_write_buffer: usize,
 
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long, env = "FLACK_MAX_FRAME_BYTES", default_value_t = app::protocol::MAX_FRAME_BYTES)]

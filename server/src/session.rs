@@ -23,7 +23,10 @@ use governor::clock::{Clock, DefaultClock};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +42,10 @@ pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// Acks waiting for the journal on one connection. Past this many, the
 /// connection stops reading until the oldest is durable (backpressure).
 const MAX_PENDING_ACKS: usize = 1024;
+
+/// Live events written in one batch (then flushed) when a viewer finds
+/// several waiting: bounds how long one connection holds its worker.
+const MAX_BATCH: usize = 64;
 
 /// Per-connection timing settings.
 #[derive(Debug, Clone)]
@@ -385,14 +392,15 @@ where
             head,
             live,
         } = joined;
+        // One batch: the history goes out in a few writes, not one per message.
         if reset {
-            self.send_frame(&ServerFrame::Reset {
+            let reset = ServerFrame::Reset {
                 channel: channel.clone(),
-            })
-            .await?;
+            };
+            self.feed(WsMessage::Text(reset.to_json().into())).await?;
         }
         for event in &backlog {
-            self.send_text(event.frame.clone()).await?;
+            self.feed(WsMessage::Text(event.frame.clone())).await?;
         }
         self.viewing = Some(Viewing {
             channel: channel.clone(),
@@ -403,33 +411,55 @@ where
             .await
     }
 
+    /// Writes the viewed channel's events: this one and any already waiting
+    /// (up to `MAX_BATCH`), fed together and flushed once, so a viewer that
+    /// fell a few events behind catches up in one write.
     async fn on_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<(), Ended> {
-        let Some(viewing) = self.viewing.as_mut() else {
-            return Ok(());
-        };
-        match event {
-            Ok(event) if event.seq > viewing.last_seq => {
-                viewing.last_seq = event.seq;
-                self.send_text(event.frame.clone()).await
-            }
-            Ok(_) => Ok(()),
-            Err(RecvError::Lagged(missed)) => {
-                // Fell behind the live queue: continue from the ring.
-                let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
-                tracing::debug!(user = %self.user.display_name, %channel, missed, "viewer lagged; catching up");
-                match self.hub.join(&channel, Some(after)) {
-                    Ok(joined) => self.start_viewing(joined).await,
-                    Err(_) => {
-                        self.viewing = None;
-                        Ok(())
+        let mut event = event;
+        let mut fed = 0;
+        while let Some(viewing) = self.viewing.as_mut() {
+            match event {
+                Ok(event) => {
+                    if event.seq > viewing.last_seq {
+                        viewing.last_seq = event.seq;
+                        self.feed(WsMessage::Text(event.frame.clone())).await?;
+                        fed += 1;
                     }
                 }
+                Err(RecvError::Lagged(missed)) => {
+                    // Fell behind the live queue: continue from the ring.
+                    let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
+                    tracing::debug!(user = %self.user.display_name, %channel, missed, "viewer lagged; catching up");
+                    return match self.hub.join(&channel, Some(after)) {
+                        Ok(joined) => self.start_viewing(joined).await,
+                        Err(_) => {
+                            self.viewing = None;
+                            self.flush().await
+                        }
+                    };
+                }
+                Err(RecvError::Closed) => {
+                    self.viewing = None;
+                    break;
+                }
             }
-            Err(RecvError::Closed) => {
-                self.viewing = None;
-                Ok(())
+            if fed >= MAX_BATCH {
+                break;
             }
+            let Some(viewing) = self.viewing.as_mut() else {
+                break;
+            };
+            event = match viewing.live.try_recv() {
+                Ok(next) => Ok(next),
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => break,
+            };
         }
+        if fed > 0 {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ended> {
@@ -440,12 +470,33 @@ where
         self.send(WsMessage::Text(text)).await
     }
 
+    /// Writes one frame and flushes it (and anything fed before it).
     async fn send(&mut self, message: WsMessage) -> Result<(), Ended> {
-        match timeout(self.settings.write_timeout, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Ended::Transport(e.to_string())),
-            Err(_) => Err(Ended::WriteTimeout),
-        }
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues one frame in the write buffer; it goes out once the buffer
+    /// fills or on the next flush.
+    async fn feed(&mut self, message: WsMessage) -> Result<(), Ended> {
+        within(self.settings.write_timeout, self.socket.feed(message)).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Ended> {
+        within(self.settings.write_timeout, self.socket.flush()).await
+    }
+}
+
+/// Awaits a socket write, ending the session when the client does not take
+/// it within the write timeout.
+async fn within<E: std::fmt::Display>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), Ended> {
+    match timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Ended::Transport(e.to_string())),
+        Err(_) => Err(Ended::WriteTimeout),
     }
 }
 

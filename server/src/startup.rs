@@ -58,6 +58,7 @@ pub struct WsState {
     settings: SessionSettings,
     max_frame_bytes: usize,
     read_buffer: usize,
+    write_buffer: usize,
     limits: Arc<Limits>,
     allowed_origins: Arc<Vec<String>>,
     shutdown: CancellationToken,
@@ -134,6 +135,7 @@ impl Application {
                 },
                 max_frame_bytes: config.max_frame_bytes,
                 read_buffer: config.ws_read_buffer,
+                write_buffer: config.ws_write_buffer,
                 limits: limits.clone(),
                 allowed_origins: policy.allowed_origins.clone(),
                 shutdown: shutdown.clone(),
@@ -305,6 +307,7 @@ async fn websocket(
         settings,
         max_frame_bytes,
         read_buffer,
+        write_buffer,
         limits,
         shutdown,
         tracker,
@@ -314,8 +317,9 @@ async fn websocket(
         .max_message_size(max_frame_bytes)
         .max_frame_size(max_frame_bytes)
         .read_buffer_size(read_buffer)
-        // Every frame is flushed at once anyway; no buffer to hold back.
-        .write_buffer_size(0)
+        // The session flushes at the end of each batch, so this only
+        // decides how much of a batch is gathered into one write.
+        .write_buffer_size(write_buffer)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
                 session::run(socket, hub, user, settings, limits, shutdown).await;
