@@ -40,6 +40,8 @@ pub enum InputError {
     InvisibleCharacter { field: &'static str },
     #[error("{field} must not contain '/'")]
     Slash { field: &'static str },
+    #[error("{got:?} is not one of the reactions: {}", REACTIONS.join(" "))]
+    NotAReaction { got: String },
 }
 
 /// Characters that are invisible or reorder text. They let two names look the
@@ -238,12 +240,15 @@ impl ClientId {
 
 /// A point in time as the server saw it, on the wire as RFC 3339 UTC with
 /// milliseconds (`2026-11-25T12:00:00.123Z`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
+    /// Kept to the millisecond, the precision of the wire, so a timestamp
+    /// reads the same in memory and after a round trip.
     pub fn from_datetime(at: DateTime<Utc>) -> Self {
-        Self(at)
+        use chrono::SubsecRound;
+        Self(at.trunc_subsecs(3))
     }
     pub fn to_rfc3339(&self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -263,9 +268,38 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
         DateTime::parse_from_rfc3339(&raw)
-            .map(|at| Self(at.with_timezone(&Utc)))
+            .map(|at| Self::from_datetime(at.with_timezone(&Utc)))
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// The reactions a message can get. A fixed palette keeps every client
+/// able to show every reaction and keeps the rule one comparison.
+pub const REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
+
+/// One emoji of `REACTIONS`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Emoji(String);
+string_newtype!(Emoji);
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        REACTIONS
+            .iter()
+            .find(|e| **e == raw)
+            .map(|e| Self((*e).to_owned()))
+            .ok_or_else(|| InputError::NotAReaction {
+                got: raw.chars().take(16).collect(),
+            })
+    }
+}
+
+/// One emoji on a message and who added it, in the order they did.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: Emoji,
+    pub users: Vec<DisplayName>,
 }
 
 /// Who a user is, as everyone may see it.
@@ -283,8 +317,10 @@ pub struct Channel {
     pub created_at: Timestamp,
 }
 
-/// One message in a channel. `seq`, `author` and `sent_at` are the server's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One message in a channel, as it is now. `seq` (the event that created
+/// it, and its id from then on), `author`, `sent_at`, `edited_at` and
+/// `html` are the server's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
     pub channel: ChannelName,
     pub seq: u64,
@@ -293,6 +329,14 @@ pub struct Message {
     pub sent_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<ClientId>,
+    /// The body's Markdown rendered to sanitized HTML by the server; empty
+    /// when the body has no markup (show `body` as text).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 /// A channel's recent history: its most recent messages (at most

@@ -5,7 +5,9 @@
 //! what was wrong with an `ErrorCode`; a refused `send` still reports the
 //! `client_id` it carried when one can be read, so the sender can match it.
 
-use crate::model::{Channel, ChannelName, ClientId, Message, MessageBody, UserInfo};
+use crate::model::{
+    Channel, ChannelName, ClientId, Emoji, Message, MessageBody, Reaction, Timestamp, UserInfo,
+};
 use serde::{Deserialize, Serialize};
 
 /// Largest WebSocket message the server accepts by default, in bytes. The
@@ -28,8 +30,29 @@ pub enum ClientFrame {
         client_id: ClientId,
         body: MessageBody,
     },
+    /// Replace the body of one's own message `id` (its `seq`).
+    Edit {
+        channel: ChannelName,
+        id: u64,
+        body: MessageBody,
+    },
+    /// Delete one's own message `id`.
+    Delete { channel: ChannelName, id: u64 },
+    /// Add (`add: true`) or remove one's reaction `emoji` on message `id`.
+    /// Adding twice or removing what is not there changes nothing.
+    React {
+        channel: ChannelName,
+        id: u64,
+        emoji: Emoji,
+        add: bool,
+    },
     /// Application-level heartbeat; answered with `pong`.
     Ping,
+}
+
+impl ClientFrame {
+    /// The frame types a client may send (for `unknown_type` errors).
+    pub const TYPES: [&'static str; 6] = ["join", "send", "edit", "delete", "react", "ping"];
 }
 
 /// Machine-readable reason of an `error` frame.
@@ -51,6 +74,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The server cannot take this now (e.g. its store is behind); retry.
     Unavailable,
+    /// No message with that `id` in the channel's recent history.
+    UnknownMessage,
+    /// Only a message's author may edit or delete it.
+    Forbidden,
     /// Something failed inside the server; nothing was stored.
     Internal,
     /// A code this client does not know (newer server).
@@ -69,6 +96,9 @@ pub struct ErrorFrame {
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// The message an `edit`, `delete` or `react` was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
 }
 
 impl ErrorFrame {
@@ -79,6 +109,7 @@ impl ErrorFrame {
             client_id: None,
             channel: None,
             retry_after_ms: None,
+            id: None,
         }
     }
 }
@@ -108,6 +139,29 @@ pub enum ServerFrame {
         head: u64,
     },
     Message(Message),
+    /// Message `id` now reads `body` (event `seq`).
+    Edited {
+        channel: ChannelName,
+        seq: u64,
+        id: u64,
+        body: MessageBody,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        html: String,
+        edited_at: Timestamp,
+    },
+    /// Message `id` is gone (event `seq`).
+    Deleted {
+        channel: ChannelName,
+        seq: u64,
+        id: u64,
+    },
+    /// Message `id`'s reactions are now `reactions` (event `seq`).
+    Reactions {
+        channel: ChannelName,
+        seq: u64,
+        id: u64,
+        reactions: Vec<Reaction>,
+    },
     /// The sender's message is stored with this `seq`.
     Ack {
         client_id: ClientId,
@@ -144,10 +198,11 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, ErrorFrame> {
     let with_context = |mut err: ErrorFrame| {
         err.client_id = field("client_id");
         err.channel = field("channel");
+        err.id = value.get("id").and_then(|v| v.as_u64());
         err
     };
     match value.get("type").and_then(|t| t.as_str()) {
-        Some("join" | "send" | "ping") => {}
+        Some(known) if ClientFrame::TYPES.contains(&known) => {}
         Some(other) => {
             return Err(with_context(ErrorFrame::new(
                 ErrorCode::UnknownType,
@@ -277,12 +332,62 @@ mod tests {
             body: MessageBody::parse("hi").unwrap(),
             sent_at: serde_json::from_str("\"2026-11-25T12:00:00.123Z\"").unwrap(),
             client_id: Some(ClientId::parse("c1").unwrap()),
+            html: String::new(),
+            edited_at: None,
+            reactions: Vec::new(),
         });
         assert_eq!(
             json(&frame),
             serde_json::json!({"type":"message","channel":"general","seq":43,"author":"alice",
                 "body":"hi","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c1"})
         );
+    }
+
+    #[test]
+    fn edit_delete_and_react_frames_decode() {
+        let general = || ChannelName::parse("general").unwrap();
+        assert_eq!(
+            decode_client_frame(r#"{"type":"edit","channel":"general","id":4,"body":"fixed"}"#)
+                .unwrap(),
+            ClientFrame::Edit {
+                channel: general(),
+                id: 4,
+                body: MessageBody::parse("fixed").unwrap()
+            }
+        );
+        assert_eq!(
+            decode_client_frame(r#"{"type":"delete","channel":"general","id":4}"#).unwrap(),
+            ClientFrame::Delete {
+                channel: general(),
+                id: 4
+            }
+        );
+        assert_eq!(
+            decode_client_frame(
+                r#"{"type":"react","channel":"general","id":4,"emoji":"👍","add":true}"#
+            )
+            .unwrap(),
+            ClientFrame::React {
+                channel: general(),
+                id: 4,
+                emoji: Emoji::parse("👍").unwrap(),
+                add: true
+            }
+        );
+        let err = decode_client_frame(
+            r#"{"type":"react","channel":"general","id":4,"emoji":"lol","add":true}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidFrame);
+        assert_eq!(err.id, Some(4));
+        assert!(
+            err.message.contains("not one of the reactions"),
+            "{}",
+            err.message
+        );
+        let err =
+            decode_client_frame(r#"{"type":"delete","channel":"general","id":-1}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidFrame);
     }
 
     #[test]

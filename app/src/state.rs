@@ -11,8 +11,10 @@
 //! the channel page write the log.
 
 use crate::model::{
-    Channel, ChannelHistory, ChannelName, ClientId, Message, MessageBody, UserInfo,
+    Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
+    UserInfo,
 };
+use crate::protocol::ClientFrame;
 use leptos::prelude::*;
 
 /// How many messages the browser keeps for the open channel while it stays
@@ -93,6 +95,41 @@ impl ChannelLog {
         true
     }
 
+    /// Applies an event about message `id` (an edit or new reactions) if it
+    /// belongs to this log and is new; returns whether it did. An event
+    /// about a message this tab does not hold only moves `last_seq`.
+    pub fn apply_change(
+        &mut self,
+        channel: &ChannelName,
+        seq: u64,
+        id: u64,
+        change: impl FnOnce(&mut Message),
+    ) -> bool {
+        if !self.shows(channel) || seq <= self.last_seq {
+            return false;
+        }
+        self.last_seq = seq;
+        if let Some(message) = self.messages.iter_mut().find(|m| m.seq == id) {
+            change(message);
+        }
+        true
+    }
+
+    /// Removes message `id` if the deletion belongs to this log and is new.
+    pub fn apply_delete(&mut self, channel: &ChannelName, seq: u64, id: u64) -> bool {
+        if !self.shows(channel) || seq <= self.last_seq {
+            return false;
+        }
+        self.last_seq = seq;
+        self.messages.retain(|m| m.seq != id);
+        true
+    }
+
+    /// The newest message of `author` shown here (what Up arrow edits).
+    pub fn last_by(&self, author: &DisplayName) -> Option<&Message> {
+        self.messages.iter().rev().find(|m| &m.author == author)
+    }
+
     /// Forgets what was shown; the server's recent history follows.
     pub fn reset(&mut self) {
         self.messages.clear();
@@ -126,6 +163,8 @@ pub struct Chat {
     pub outbox: RwSignal<Vec<Outgoing>>,
     /// A problem not tied to one field (shown in the workspace's alert).
     pub notice: RwSignal<Option<String>>,
+    /// The message (by `seq`) being edited in place, if any.
+    pub editing: RwSignal<Option<u64>>,
 }
 
 impl Chat {
@@ -138,6 +177,7 @@ impl Chat {
             log: RwSignal::new(ChannelLog::default()),
             outbox: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
+            editing: RwSignal::new(None),
         }
     }
 
@@ -192,6 +232,40 @@ impl Chat {
         }
     }
 
+    /// Replaces the body of one's own message `id`.
+    pub fn edit(&self, channel: ChannelName, id: u64, body: MessageBody) -> bool {
+        self.change(ClientFrame::Edit { channel, id, body })
+    }
+
+    /// Deletes one's own message `id`.
+    pub fn delete(&self, channel: ChannelName, id: u64) -> bool {
+        self.change(ClientFrame::Delete { channel, id })
+    }
+
+    /// Adds or removes one's reaction `emoji` on message `id`.
+    pub fn react(&self, channel: ChannelName, id: u64, emoji: Emoji, add: bool) -> bool {
+        self.change(ClientFrame::React {
+            channel,
+            id,
+            emoji,
+            add,
+        })
+    }
+
+    /// Sends a change to an existing message. Unlike a new message it is not
+    /// kept for later: offline, the user is told and keeps what they typed.
+    /// Returns whether it went out.
+    fn change(&self, frame: ClientFrame) -> bool {
+        if self.status.get_untracked() != ConnectionStatus::Connected {
+            self.notice.set(Some(
+                "Not connected: the change was not made. Try again once connected.".into(),
+            ));
+            return false;
+        }
+        crate::client::socket::change(frame);
+        true
+    }
+
     pub fn discard(&self, client_id: &ClientId) {
         self.outbox
             .update(|outbox| outbox.retain(|o| &o.client_id != client_id));
@@ -217,6 +291,9 @@ mod tests {
             body: MessageBody::parse("hi").unwrap(),
             sent_at: Timestamp::from_datetime(chrono::Utc::now()),
             client_id: None,
+            html: String::new(),
+            edited_at: None,
+            reactions: Vec::new(),
         }
     }
 
@@ -263,6 +340,35 @@ mod tests {
         }
         assert_eq!(log.messages.len(), CLIENT_LOG_MAX);
         assert_eq!(log.messages[0].seq, 11);
+    }
+
+    #[test]
+    fn edits_and_deletions_apply_once_and_in_order() {
+        let mut log = log_of("general");
+        log.apply(message("general", 1));
+        log.apply(message("general", 2));
+        let general = ChannelName::parse("general").unwrap();
+        let edit = |log: &mut ChannelLog, seq| {
+            log.apply_change(&general, seq, 1, |m| {
+                m.body = MessageBody::parse("edited").unwrap()
+            })
+        };
+        assert!(edit(&mut log, 3));
+        assert_eq!(log.messages[0].body.as_str(), "edited");
+        assert!(!edit(&mut log, 3), "a replayed event is ignored");
+        assert!(log.apply_delete(&general, 4, 2));
+        assert!(
+            !log.apply_delete(&general, 4, 1),
+            "a replayed deletion is ignored"
+        );
+        assert_eq!(log.messages.len(), 1);
+        assert!(
+            log.apply_delete(&general, 5, 99),
+            "unknown ids only move last_seq"
+        );
+        assert_eq!(log.last_seq, 5);
+        let random = ChannelName::parse("random").unwrap();
+        assert!(!log.apply_delete(&random, 6, 1));
     }
 
     #[test]

@@ -16,6 +16,9 @@ fn message(seq: u64) -> Message {
         body: MessageBody::parse("hello, this is a typical chat message of modest length").unwrap(),
         sent_at: Timestamp::from_datetime(chrono::Utc::now()),
         client_id: Some(ClientId::random()),
+        html: String::new(),
+        edited_at: None,
+        reactions: Vec::new(),
     }
 }
 

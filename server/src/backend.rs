@@ -23,6 +23,10 @@ impl From<HubError> for ApiError {
             HubError::NameTaken(_) => ApiErrorCode::NameTaken,
             HubError::ChannelExists(_) => ApiErrorCode::ChannelExists,
             HubError::UnknownChannel(_) => ApiErrorCode::UnknownChannel,
+            // Server functions do not touch messages; should one ever, a
+            // missing message reads like a missing channel.
+            HubError::UnknownMessage(_) => ApiErrorCode::UnknownChannel,
+            HubError::NotAuthor(_) => ApiErrorCode::Forbidden,
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::Busy => ApiErrorCode::Unavailable,
         };

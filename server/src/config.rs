@@ -117,6 +117,12 @@ pub struct Config {
     #[arg(long, env = "FLACK_LIVE_QUEUE", default_value_t = 1024)]
     pub live_queue: usize,
 
+    /// Events kept per channel for viewers resuming after a disconnect
+    /// (besides messages: edits, deletions, reactions); an older resume
+    /// point gets the channel's current history instead.
+    #[arg(long, env = "FLACK_EVENT_LOG", default_value_t = 1000)]
+    pub event_log: usize,
+
     /// Recent `client_id`s remembered per user for idempotent sends.
     #[arg(long, env = "FLACK_IDEMPOTENCY_WINDOW", default_value_t = 1000)]
     pub idempotency_window: usize,

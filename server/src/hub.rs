@@ -5,8 +5,14 @@
 //! - Only the hub mutates chat state, under one `std::sync::Mutex` that is
 //!   never held across an `.await` (the only async method, `durable`, takes
 //!   no lock).
-//! - Per channel, `seq` is strictly increasing and never reused; the ring
-//!   holds the `HISTORY_LEN` most recent messages.
+//! - Per channel, every change (message, edit, delete, reaction) is an
+//!   event with a `seq`, strictly increasing and never reused. The ring holds
+//!   the `HISTORY_LEN` most recent messages as they are now (a deleted one
+//!   leaves it); the event log holds the events a resuming viewer may need,
+//!   back to `log_floor`, and never an event about a deleted message except
+//!   the deletion itself.
+//! - Only a message's author edits or deletes it; a user has at most one
+//!   reaction of each emoji on a message.
 //! - A message is serialized once, when it is stored; every viewer is sent
 //!   the same shared bytes.
 //! - Subscribing to a channel and reading its backlog happen under the same
@@ -21,8 +27,8 @@
 //!   with a data dir).
 
 use app::model::{
-    Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Message, MessageBody, Timestamp,
-    UserInfo, HISTORY_LEN,
+    Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
+    Reaction, Timestamp, UserInfo, HISTORY_LEN,
 };
 use app::protocol::ServerFrame;
 use axum::extract::ws::Utf8Bytes;
@@ -48,6 +54,10 @@ pub struct HubLimits {
     /// Changes waiting for the journal (with a data dir) before new ones are
     /// refused as "busy".
     pub journal_queue: usize,
+    /// Events kept per channel for resuming viewers (edits and reactions
+    /// add events without adding messages); an older resume point gets a
+    /// reset.
+    pub event_log: usize,
 }
 
 impl Default for HubLimits {
@@ -56,6 +66,7 @@ impl Default for HubLimits {
             live_queue: 1024,
             idempotency_window: 1000,
             journal_queue: 65_536,
+            event_log: 1000,
         }
     }
 }
@@ -72,14 +83,48 @@ pub enum HubError {
     UnknownUser,
     #[error("the server is busy storing earlier changes; try again in a moment")]
     Busy,
+    #[error("message {0} is not in this channel's recent history")]
+    UnknownMessage(u64),
+    #[error("only its author can {0} a message")]
+    NotAuthor(&'static str),
 }
 
-/// A stored channel event, with its frame serialized once.
+/// A channel event, with its frame serialized once.
 #[derive(Debug)]
 pub struct Event {
     pub seq: u64,
-    pub message: Message,
+    /// The message the event is about (its `seq`).
+    pub id: u64,
     pub frame: Utf8Bytes,
+}
+
+/// A change to a channel, applied to its state once committed.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Posted(Message),
+    Edited {
+        id: u64,
+        body: MessageBody,
+        at: Timestamp,
+    },
+    Deleted {
+        id: u64,
+    },
+    Reacted {
+        id: u64,
+        emoji: Emoji,
+        user: DisplayName,
+        add: bool,
+    },
+}
+
+impl Change {
+    fn id(&self) -> u64 {
+        match self {
+            Self::Posted(message) => message.seq,
+            Self::Edited { id, .. } | Self::Deleted { id } | Self::Reacted { id, .. } => *id,
+        }
+    }
 }
 
 /// What a viewer receives after `join`: optionally a reset, the backlog, the
@@ -101,6 +146,23 @@ impl Ticket {
     /// Whether this change is durable once the journal reached `committed`.
     pub fn is_durable_at(self, committed: u64) -> bool {
         self.0 <= committed
+    }
+}
+
+/// A message in the ring, with the frame that shows it as it is now.
+struct Held {
+    message: Message,
+    current: Arc<Event>,
+}
+
+impl Held {
+    fn new(message: Message) -> Self {
+        let current = Arc::new(Event {
+            seq: message.seq,
+            id: message.seq,
+            frame: ServerFrame::Message(message.clone()).to_json().into(),
+        });
+        Self { message, current }
     }
 }
 
@@ -187,7 +249,12 @@ impl RecentSends {
 
 struct ChannelState {
     info: Channel,
-    ring: VecDeque<Arc<Event>>,
+    /// The most recent messages as they are now, committed only.
+    ring: VecDeque<Held>,
+    /// Recent committed events, oldest first, for resuming viewers.
+    log: VecDeque<Arc<Event>>,
+    /// A resume point older than this is no longer covered by the log.
+    log_floor: u64,
     /// The latest `seq` handed out.
     head: u64,
     /// The latest `seq` that is durable and published; what readers see.
@@ -201,50 +268,152 @@ impl ChannelState {
         Self {
             info,
             ring: VecDeque::with_capacity(HISTORY_LEN),
+            log: VecDeque::new(),
+            log_floor: 0,
             head: 0,
             committed: 0,
             live,
         }
     }
 
-    fn visible(&self) -> impl Iterator<Item = &Arc<Event>> {
-        let committed = self.committed;
-        self.ring.iter().filter(move |e| e.seq <= committed)
-    }
-
     fn history(&self) -> ChannelHistory {
         ChannelHistory {
             channel: self.info.clone(),
             head: self.committed,
-            messages: self.visible().map(|e| e.message.clone()).collect(),
+            messages: self.ring.iter().map(|h| h.message.clone()).collect(),
         }
+    }
+
+    fn current(&self) -> Vec<Arc<Event>> {
+        self.ring.iter().map(|h| h.current.clone()).collect()
+    }
+
+    fn held(&self, id: u64) -> Option<&Held> {
+        self.ring.iter().find(|h| h.message.seq == id)
     }
 
     /// The events after `after`, or `None` when some of them are no longer
     /// held (or `after` is from the future, e.g. another server run).
     fn events_after(&self, after: u64) -> Option<Vec<Arc<Event>>> {
-        if after > self.committed {
+        if after > self.committed || after < self.log_floor {
             return None;
         }
-        let oldest = self.ring.front().map_or(self.committed + 1, |e| e.seq);
-        if after + 1 < oldest {
-            return None;
+        Some(self.log.iter().filter(|e| e.seq > after).cloned().collect())
+    }
+
+    /// Applies a committed change; returns its event, or `None` when the
+    /// change no longer applies (its message went while it waited).
+    fn apply(&mut self, seq: u64, change: Change, event_log: usize) -> Option<Arc<Event>> {
+        let channel = self.info.name.clone();
+        let id = change.id();
+        let event = |frame: ServerFrame| {
+            Arc::new(Event {
+                seq,
+                id,
+                frame: frame.to_json().into(),
+            })
+        };
+        let event = match change {
+            Change::Posted(message) => {
+                let held = Held::new(message);
+                let event = held.current.clone();
+                self.ring.push_back(held);
+                while self.ring.len() > HISTORY_LEN {
+                    if let Some(gone) = self.ring.pop_front() {
+                        // Its events are of no use to anyone resuming now.
+                        self.log_floor = self.log_floor.max(gone.message.seq);
+                    }
+                }
+                event
+            }
+            Change::Edited { id, body, at } => {
+                let held = self.ring.iter_mut().find(|h| h.message.seq == id)?;
+                let html = crate::markup::render(body.as_str());
+                held.message.body = body.clone();
+                held.message.html = html.clone();
+                held.message.edited_at = Some(at);
+                *held = Held::new(held.message.clone());
+                event(ServerFrame::Edited {
+                    channel,
+                    seq,
+                    id,
+                    body,
+                    html,
+                    edited_at: at,
+                })
+            }
+            Change::Deleted { id } => {
+                let at = self.ring.iter().position(|h| h.message.seq == id)?;
+                self.ring.remove(at);
+                // Nobody resuming is sent what was deleted, only that it was.
+                self.log.retain(|e| e.id != id);
+                event(ServerFrame::Deleted { channel, seq, id })
+            }
+            Change::Reacted {
+                id,
+                emoji,
+                user,
+                add,
+            } => {
+                let held = self.ring.iter_mut().find(|h| h.message.seq == id)?;
+                if !react(&mut held.message.reactions, emoji, user, add) {
+                    return None;
+                }
+                let reactions = held.message.reactions.clone();
+                *held = Held::new(held.message.clone());
+                event(ServerFrame::Reactions {
+                    channel,
+                    seq,
+                    id,
+                    reactions,
+                })
+            }
+        };
+        self.log.push_back(event.clone());
+        while self.log.len() > event_log.max(1) {
+            if let Some(old) = self.log.pop_front() {
+                self.log_floor = self.log_floor.max(old.seq);
+            }
         }
-        Some(self.visible().filter(|e| e.seq > after).cloned().collect())
+        while self.log.front().is_some_and(|e| e.seq <= self.log_floor) {
+            self.log.pop_front();
+        }
+        Some(event)
+    }
+}
+
+/// Adds or removes `user`'s `emoji`; returns whether anything changed.
+/// Emojis stay in the order first used, users in the order they reacted.
+fn react(reactions: &mut Vec<Reaction>, emoji: Emoji, user: DisplayName, add: bool) -> bool {
+    let at = reactions.iter().position(|r| r.emoji == emoji);
+    match (at, add) {
+        (Some(i), true) if reactions[i].users.contains(&user) => false,
+        (Some(i), true) => {
+            reactions[i].users.push(user);
+            true
+        }
+        (None, true) => {
+            reactions.push(Reaction {
+                emoji,
+                users: vec![user],
+            });
+            true
+        }
+        (Some(i), false) => {
+            let before = reactions[i].users.len();
+            reactions[i].users.retain(|u| u != &user);
+            if reactions[i].users.is_empty() {
+                reactions.remove(i);
+                return true;
+            }
+            reactions[i].users.len() != before
+        }
+        (None, false) => false,
     }
 }
 
 fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
-}
-
-fn event_for(message: Message) -> Arc<Event> {
-    let frame = ServerFrame::Message(message.clone()).to_json().into();
-    Arc::new(Event {
-        seq: message.seq,
-        message,
-        frame,
-    })
 }
 
 impl Hub {
@@ -313,7 +482,11 @@ impl Hub {
             let mut room = ChannelState::new(channel, live_queue);
             room.head = head;
             room.committed = head;
-            room.ring.extend(messages.into_iter().map(event_for));
+            room.log_floor = head;
+            room.ring.extend(messages.into_iter().map(|mut message| {
+                message.html = crate::markup::render(message.body.as_str());
+                Held::new(message)
+            }));
             state.order.push(key.clone());
             state.channels.insert(key, room);
         }
@@ -370,18 +543,16 @@ impl Hub {
     fn publish_locked(&self, state: &mut State, entries: Vec<Entry>) {
         for entry in entries {
             match entry {
-                Entry::Message { key, event, .. } => {
+                Entry::Event {
+                    key, seq, change, ..
+                } => {
+                    let event_log = self.shared.limits.event_log;
                     if let Some(room) = state.channels.get_mut(&key) {
-                        room.committed = room.committed.max(event.seq);
-                        while room
-                            .ring
-                            .front()
-                            .is_some_and(|e| e.seq + HISTORY_LEN as u64 <= room.committed)
-                        {
-                            room.ring.pop_front();
+                        room.committed = room.committed.max(seq);
+                        if let Some(event) = room.apply(seq, change, event_log) {
+                            // No receivers is fine: nobody is viewing.
+                            let _ = room.live.send(event);
                         }
-                        // No receivers is fine: nobody is viewing.
-                        let _ = room.live.send(event);
                     }
                 }
                 Entry::Channel { channel, .. } => {
@@ -572,40 +743,37 @@ impl Hub {
         let key = channel.key();
         let room = state
             .channels
-            .get(&key)
+            .get_mut(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let seq = room.head + 1;
-        let event = event_for(Message {
+        let html = crate::markup::render(body.as_str());
+        let message = Message {
             channel: room.info.name.clone(),
             seq,
             author,
             body,
             sent_at: now(),
             client_id: Some(client_id.clone()),
-        });
-        let entry = Entry::Message {
-            key: key.clone(),
-            event: event.clone(),
-            user: user_id,
-            send_position,
-            window,
+            html,
+            edited_at: None,
+            reactions: Vec::new(),
         };
-        // In memory, `record` publishes at once, so the ring must already
-        // hold the event; with a journal it publishes later. Either way the
-        // ring and head change only if recording succeeded.
-        let room = state
-            .channels
-            .get_mut(&key)
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let entry = Entry::Event {
+            key: key.clone(),
+            seq,
+            change: Change::Posted(message),
+            send: Some(store::SendRecord {
+                user: user_id,
+                position: send_position,
+                window,
+            }),
+        };
+        // `record` may publish at once (in memory), which reads `head`.
         room.head = seq;
-        // Trimmed when published: until then the ring keeps the last
-        // `HISTORY_LEN` committed messages *plus* the ones still pending.
-        room.ring.push_back(event);
         let ticket = match self.record(state, entry) {
             Ok(ticket) => ticket,
             Err(e) => {
                 if let Some(room) = state.channels.get_mut(&key) {
-                    room.ring.pop_back();
                     room.head = seq - 1;
                 }
                 return Err(e);
@@ -623,6 +791,100 @@ impl Hub {
         })
     }
 
+    /// Replaces the body of `user`'s own message `id`.
+    pub fn edit(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        id: u64,
+        body: MessageBody,
+    ) -> Result<Ticket, HubError> {
+        self.change(channel, id, |held| {
+            if held.message.author != user.display_name {
+                return Err(HubError::NotAuthor("edit"));
+            }
+            Ok(Some(Change::Edited {
+                id,
+                body,
+                at: now(),
+            }))
+        })
+    }
+
+    /// Deletes `user`'s own message `id`.
+    pub fn delete(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        id: u64,
+    ) -> Result<Ticket, HubError> {
+        self.change(channel, id, |held| {
+            if held.message.author != user.display_name {
+                return Err(HubError::NotAuthor("delete"));
+            }
+            Ok(Some(Change::Deleted { id }))
+        })
+    }
+
+    /// Adds or removes `user`'s reaction `emoji` on message `id`; doing what
+    /// is already done changes nothing.
+    pub fn react(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        id: u64,
+        emoji: Emoji,
+        add: bool,
+    ) -> Result<Ticket, HubError> {
+        self.change(channel, id, |held| {
+            let has = held
+                .message
+                .reactions
+                .iter()
+                .any(|r| r.emoji == emoji && r.users.contains(&user.display_name));
+            Ok((has != add).then(|| Change::Reacted {
+                id,
+                emoji,
+                user: user.display_name.clone(),
+                add,
+            }))
+        })
+    }
+
+    /// Records a change to message `id` of `channel` if `decide` (shown the
+    /// message as committed) allows it and finds something to change.
+    fn change(
+        &self,
+        channel: &ChannelName,
+        id: u64,
+        decide: impl FnOnce(&Held) -> Result<Option<Change>, HubError>,
+    ) -> Result<Ticket, HubError> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let key = channel.key();
+        let room = state
+            .channels
+            .get_mut(&key)
+            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let held = room.held(id).ok_or(HubError::UnknownMessage(id))?;
+        let Some(change) = decide(held)? else {
+            return Ok(Ticket(0));
+        };
+        let seq = room.head + 1;
+        room.head = seq;
+        let entry = Entry::Event {
+            key: key.clone(),
+            seq,
+            change,
+            send: None,
+        };
+        self.record(state, entry).inspect_err(|_| {
+            if let Some(room) = state.channels.get_mut(&key) {
+                room.head = seq - 1;
+            }
+        })
+    }
+
     /// Starts viewing a channel: the events after `after` (all held ones
     /// when `None`, or a reset plus all held ones when `after` is no longer
     /// held) and a live receiver continuing exactly after them.
@@ -634,8 +896,8 @@ impl Hub {
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let (reset, backlog) = match after.map(|a| room.events_after(a)) {
             Some(Some(events)) => (false, events),
-            Some(None) => (true, room.visible().cloned().collect()),
-            None => (false, room.visible().cloned().collect()),
+            Some(None) => (true, room.current()),
+            None => (false, room.current()),
         };
         Ok(Joined {
             channel: room.info.name.clone(),
@@ -781,38 +1043,156 @@ mod tests {
         assert_eq!(err, HubError::UnknownChannel("nope".into()));
     }
 
+    #[test]
+    fn only_the_author_edits_or_deletes_and_everyone_reacts_once() {
+        let (hub, alice, channel) = hub_with("general");
+        let (bob, _, _) = hub
+            .register(DisplayName::parse("bob").unwrap(), None)
+            .unwrap();
+        let id = post(&hub, &alice, &channel, "a").seq;
+        let body = || MessageBody::parse("**changed**").unwrap();
+        assert_eq!(
+            hub.edit(&bob, &channel, id, body()),
+            Err(HubError::NotAuthor("edit"))
+        );
+        assert_eq!(
+            hub.delete(&bob, &channel, id),
+            Err(HubError::NotAuthor("delete"))
+        );
+        assert_eq!(
+            hub.edit(&alice, &channel, 99, body()),
+            Err(HubError::UnknownMessage(99))
+        );
+        hub.edit(&alice, &channel, id, body()).unwrap();
+        let thumbs = || Emoji::parse("👍").unwrap();
+        hub.react(&bob, &channel, id, thumbs(), true).unwrap();
+        hub.react(&bob, &channel, id, thumbs(), true).unwrap();
+        hub.react(&alice, &channel, id, thumbs(), true).unwrap();
+        let history = hub.history(&channel).unwrap();
+        let message = &history.messages[0];
+        assert_eq!(message.body.as_str(), "**changed**");
+        assert_eq!(message.html, "<p><strong>changed</strong></p>\n");
+        assert!(message.edited_at.is_some());
+        assert_eq!(message.reactions.len(), 1);
+        assert_eq!(
+            message.reactions[0].users.len(),
+            2,
+            "bob's second add changed nothing"
+        );
+        assert_eq!(
+            history.head, 4,
+            "post, edit, two reactions: the repeated add is no event"
+        );
+        hub.delete(&alice, &channel, id).unwrap();
+        assert!(hub.history(&channel).unwrap().messages.is_empty());
+        assert_eq!(
+            hub.react(&bob, &channel, id, thumbs(), false),
+            Err(HubError::UnknownMessage(id))
+        );
+    }
+
+    #[test]
+    fn a_resume_never_resends_a_deleted_message() {
+        let (hub, user, channel) = hub_with("general");
+        let id = post(&hub, &user, &channel, "secret").seq;
+        hub.edit(
+            &user,
+            &channel,
+            id,
+            MessageBody::parse("still secret").unwrap(),
+        )
+        .unwrap();
+        hub.delete(&user, &channel, id).unwrap();
+        let joined = hub.join(&channel, Some(0)).unwrap();
+        assert!(!joined.reset);
+        let frames: Vec<&str> = joined.backlog.iter().map(|e| e.frame.as_str()).collect();
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert!(frames[0].contains(r#""type":"deleted""#), "{frames:?}");
+        assert!(!frames[0].contains("secret"));
+    }
+
+    /// The reference for the property below: which messages the server
+    /// should hold, and the newest one that left by trimming.
+    #[derive(Default)]
+    struct Expected {
+        held: VecDeque<u64>,
+        newest_trimmed: u64,
+    }
+
     proptest! {
-        /// Any sequence of sends and resumes: a viewer that joined once and
-        /// resumed from its last seen `seq` ends with the same view as a
-        /// fresh join, and seqs are strictly increasing.
+        /// Any sequence of sends, edits, deletions, reactions and resumes:
+        /// a viewer that joined once and resumed from its last `seq` ends
+        /// with the same messages, bodies and reactions as a fresh join,
+        /// and applies events in strictly increasing `seq`.
         #[test]
         fn resuming_yields_the_same_view_as_a_fresh_join(
-            // 0 is a resume, anything else a send: sends are three times as common.
-            ops in proptest::collection::vec(0u8..4, 1..400)
+            ops in proptest::collection::vec((0u8..8, any::<prop::sample::Index>()), 1..400)
         ) {
             let (hub, user, channel) = hub_with("general");
-            let mut view: Vec<u64> = Vec::new();
+            let mut expected = Expected::default();
+            let mut view: Vec<Message> = Vec::new();
             let mut last = 0u64;
-            for (i, op) in ops.iter().enumerate() {
-                match op {
-                    1.. => { post(&hub, &user, &channel, &format!("c{i}")); }
-                    0 => {
-                        let joined = hub.join(&channel, Some(last)).unwrap();
-                        if joined.reset { view.clear(); }
-                        for e in &joined.backlog {
-                            prop_assert!(view.last().is_none_or(|&l| e.seq > l));
-                            view.push(e.seq);
+            let resume = |view: &mut Vec<Message>, last: &mut u64| -> Result<(), TestCaseError> {
+                let joined = hub.join(&channel, Some(*last)).unwrap();
+                if joined.reset { view.clear(); }
+                let mut previous = if joined.reset { 0 } else { *last };
+                for e in &joined.backlog {
+                    if !joined.reset {
+                        prop_assert!(e.seq > previous, "events in order");
+                        previous = e.seq;
+                    }
+                    match serde_json::from_str::<ServerFrame>(e.frame.as_str()).unwrap() {
+                        ServerFrame::Message(m) => {
+                            prop_assert!(!view.iter().any(|v| v.seq == m.seq), "never twice");
+                            view.push(m);
                         }
-                        last = joined.head;
+                        ServerFrame::Edited { id, body, html, edited_at, .. } => {
+                            if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
+                                m.body = body; m.html = html; m.edited_at = Some(edited_at);
+                            }
+                        }
+                        ServerFrame::Deleted { id, .. } => view.retain(|m| m.seq != id),
+                        ServerFrame::Reactions { id, reactions, .. } => {
+                            if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
+                                m.reactions = reactions;
+                            }
+                        }
+                        other => prop_assert!(false, "unexpected frame {other:?}"),
+                    }
+                }
+                *last = joined.head;
+                Ok(())
+            };
+            for (i, (op, pick)) in ops.iter().enumerate() {
+                let target = (!expected.held.is_empty())
+                    .then(|| expected.held[pick.index(expected.held.len())]);
+                match (op, target) {
+                    (0, _) => resume(&mut view, &mut last)?,
+                    (5, Some(id)) => {
+                        hub.edit(&user, &channel, id, MessageBody::parse(&format!("edit {i}")).unwrap()).unwrap();
+                    }
+                    (6, Some(id)) => {
+                        hub.delete(&user, &channel, id).unwrap();
+                        expected.held.retain(|&h| h != id);
+                    }
+                    (7, Some(id)) => {
+                        let emoji = Emoji::parse(app::model::REACTIONS[i % 3]).unwrap();
+                        hub.react(&user, &channel, id, emoji, i % 2 == 0).unwrap();
+                    }
+                    _ => {
+                        let seq = post(&hub, &user, &channel, &format!("c{i}")).seq;
+                        expected.held.push_back(seq);
+                        if expected.held.len() > HISTORY_LEN {
+                            expected.newest_trimmed = expected.held.pop_front().unwrap();
+                        }
                     }
                 }
             }
-            let joined = hub.join(&channel, Some(last)).unwrap();
-            if joined.reset { view.clear(); }
-            view.extend(joined.backlog.iter().map(|e| e.seq));
-            let fresh: Vec<u64> = hub.history(&channel).unwrap().messages.iter().map(|m| m.seq).collect();
-            let tail: Vec<u64> = view.iter().rev().take(fresh.len()).rev().copied().collect();
-            prop_assert_eq!(tail, fresh);
+            resume(&mut view, &mut last)?;
+            let fresh = hub.history(&channel).unwrap().messages;
+            prop_assert_eq!(fresh.iter().map(|m| m.seq).collect::<Vec<_>>(), Vec::from(expected.held.clone()));
+            let recent: Vec<Message> = view.into_iter().filter(|m| m.seq > expected.newest_trimmed).collect();
+            prop_assert_eq!(recent, fresh);
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - `config`: the command line; every limit is a flag;
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
 //! - `identity`: session tokens and the cookie;
+//! - `markup`: a message's Markdown rendered to sanitized HTML;
 //! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
 //! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod markup;
 pub mod policy;
 pub mod session;
 pub mod shutdown;

@@ -312,7 +312,56 @@ where
                 client_id,
                 body,
             } => self.post(channel, client_id, body).await,
+            ClientFrame::Edit { channel, id, body } => {
+                let user = self.user.clone();
+                self.change(channel, id, |hub, c| hub.edit(&user, c, id, body))
+                    .await
+            }
+            ClientFrame::Delete { channel, id } => {
+                let user = self.user.clone();
+                self.change(channel, id, |hub, c| hub.delete(&user, c, id))
+                    .await
+            }
+            ClientFrame::React {
+                channel,
+                id,
+                emoji,
+                add,
+            } => {
+                let user = self.user.clone();
+                self.change(channel, id, |hub, c| hub.react(&user, c, id, emoji, add))
+                    .await
+            }
         }
+    }
+
+    /// An edit, deletion or reaction: counted against the sender's message
+    /// rate, refused with the message's `id` when not allowed. There is no
+    /// ack: the change's event, sent to every viewer once it is durable,
+    /// confirms it.
+    async fn change(
+        &mut self,
+        channel: ChannelName,
+        id: u64,
+        act: impl FnOnce(&Hub, &ChannelName) -> Result<crate::hub::Ticket, HubError>,
+    ) -> Result<(), Ended> {
+        let mut refusal = match self.limits.check_message(&self.user.user_id) {
+            Err(wait) => {
+                let mut err = ErrorFrame::new(
+                    ErrorCode::RateLimited,
+                    "you are changing messages too fast; slow down",
+                );
+                err.retry_after_ms = Some(retry_after_ms(wait));
+                err
+            }
+            Ok(()) => match act(&self.hub, &channel) {
+                Ok(_) => return Ok(()),
+                Err(err) => hub_error_frame(&err),
+            },
+        };
+        refusal.channel = Some(channel.to_string());
+        refusal.id = Some(id);
+        self.send_frame(&ServerFrame::Error(refusal)).await
     }
 
     /// Stores a message (unless the sender is over their rate) and acks it
@@ -503,6 +552,8 @@ async fn within<E: std::fmt::Display>(
 fn hub_error_frame(err: &HubError) -> ErrorFrame {
     let code = match err {
         HubError::UnknownChannel(_) => ErrorCode::UnknownChannel,
+        HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
+        HubError::NotAuthor(_) => ErrorCode::Forbidden,
         HubError::Busy => ErrorCode::Unavailable,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal

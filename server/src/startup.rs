@@ -104,6 +104,7 @@ impl Application {
                 live_queue: config.live_queue,
                 idempotency_window: config.idempotency_window,
                 journal_queue: config.journal_queue,
+                event_log: config.event_log,
             },
             config.data_dir.as_deref(),
         )?;

@@ -16,13 +16,14 @@
 //! - The schema version is SQLite's `user_version`; a database from a newer
 //!   Flack is refused rather than misread.
 
-use crate::hub::Event;
+use crate::hub::Change;
 use crate::identity::TokenHash;
-use app::model::{Channel, ChannelName, ClientId, DisplayName, Message, MessageBody, HISTORY_LEN};
+use app::model::{
+    Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction, HISTORY_LEN,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -36,8 +37,13 @@ const MAX_BATCH: usize = 4096;
 /// unacknowledged is claimed, and a restart resumes from the last commit).
 const COMMIT_ATTEMPTS: u32 = 5;
 
-/// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+/// The schema version this build writes (SQLite's `user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`:
+/// 1, the first schema; 2, edits (`edited_at`) and reactions.
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id TEXT PRIMARY KEY,
         display_name TEXT NOT NULL,
@@ -73,7 +79,19 @@ const MIGRATIONS: &[&str] = &[r#"
         PRIMARY KEY (user_id, client_id)
     ) WITHOUT ROWID;
     CREATE INDEX recent_sends_by_position ON recent_sends (user_id, position);
-"#];
+"#,
+    r#"
+    ALTER TABLE messages ADD COLUMN edited_at TEXT;
+    CREATE TABLE reactions (
+        channel_key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        emoji TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (channel_key, seq, emoji, user_name)
+    ) WITHOUT ROWID;
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -120,14 +138,26 @@ pub enum Entry {
         channel: Channel,
         position: u64,
     },
-    Message {
+    /// A change to a channel's messages, with (for a new message) the
+    /// sender's idempotency record.
+    Event {
         key: String,
-        event: Arc<Event>,
-        user: Uuid,
-        send_position: u64,
-        window: usize,
+        seq: u64,
+        change: Change,
+        send: Option<SendRecord>,
     },
 }
+
+/// Where a sent message goes in its sender's remembered `client_id`s.
+#[derive(Debug, Clone, Copy)]
+pub struct SendRecord {
+    pub user: Uuid,
+    pub position: u64,
+    pub window: usize,
+}
+
+/// `(seq, author, body, sent_at, client_id, edited_at)` of a stored message.
+type MessageRow = (i64, String, String, String, Option<String>, Option<String>);
 
 /// Everything the database holds, for the hub to start from.
 #[derive(Debug, Default)]
@@ -169,7 +199,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(sql)?;
-    let supported = MIGRATIONS.len() as i64;
+    let supported = SCHEMA_VERSION;
     if version > supported {
         return Err(StoreError::TooNew {
             path: path.to_owned(),
@@ -240,8 +270,13 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
         .map_err(sql)?;
     let mut messages = conn
         .prepare(
-            "SELECT seq, author, body, sent_at, client_id FROM messages
+            "SELECT seq, author, body, sent_at, client_id, edited_at FROM messages
              WHERE channel_key = ?1 ORDER BY seq DESC LIMIT ?2",
+        )
+        .map_err(sql)?;
+    let mut reacted = conn
+        .prepare(
+            "SELECT emoji, user_name FROM reactions WHERE channel_key = ?1 AND seq = ?2 ORDER BY position",
         )
         .map_err(sql)?;
     for (key, name, created_by, created_at, head) in channels {
@@ -252,15 +287,43 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
             created_at: serde_json::from_value(serde_json::Value::String(created_at))
                 .map_err(|e| corrupt(e.to_string()))?,
         };
-        let rows: Vec<(i64, String, String, String, Option<String>)> = messages
+        let rows: Vec<MessageRow> = messages
             .query_map(params![key, HISTORY_LEN as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
         let mut list = Vec::with_capacity(rows.len());
-        for (seq, author, body, sent_at, client_id) in rows.into_iter().rev() {
+        let timestamp = |raw: String| {
+            serde_json::from_value(serde_json::Value::String(raw))
+                .map_err(|e| corrupt(e.to_string()))
+        };
+        for (seq, author, body, sent_at, client_id, edited_at) in rows.into_iter().rev() {
+            let mut reactions: Vec<Reaction> = Vec::new();
+            let emojis: Vec<(String, String)> = reacted
+                .query_map(params![key, seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            for (emoji, user) in emojis {
+                let emoji = Emoji::parse(&emoji).map_err(|e| corrupt(e.to_string()))?;
+                let user = DisplayName::parse(&user).map_err(|e| corrupt(e.to_string()))?;
+                match reactions.iter_mut().find(|r| r.emoji == emoji) {
+                    Some(r) => r.users.push(user),
+                    None => reactions.push(Reaction {
+                        emoji,
+                        users: vec![user],
+                    }),
+                }
+            }
             list.push(Message {
                 channel: name.clone(),
                 seq: seq as u64,
@@ -272,6 +335,9 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
                     .map(|id| ClientId::parse(&id))
                     .transpose()
                     .map_err(|e| corrupt(e.to_string()))?,
+                html: String::new(),
+                edited_at: edited_at.map(timestamp).transpose()?,
+                reactions,
             });
         }
         snapshot.channels.push((channel, head as u64, list));
@@ -412,37 +478,30 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
                     ],
                 )?;
             }
-            Entry::Message {
+            Entry::Event {
                 key,
-                event,
-                user,
-                send_position,
-                window,
+                seq,
+                change,
+                send,
             } => {
-                let m = &event.message;
-                let seq = m.seq as i64;
-                tx.execute(
-                    "INSERT INTO messages (channel_key, seq, author, body, sent_at, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![key, seq, m.author.as_str(), m.body.as_str(), m.sent_at.to_rfc3339(), m.client_id.as_ref().map(ClientId::as_str)],
-                )?;
+                let seq = *seq as i64;
                 tx.execute(
                     "UPDATE channels SET head = ?2 WHERE name_key = ?1",
                     params![key, seq],
                 )?;
-                tx.execute(
-                    "DELETE FROM messages WHERE channel_key = ?1 AND seq <= ?2",
-                    params![key, seq - HISTORY_LEN as i64],
-                )?;
-                if let Some(client_id) = &m.client_id {
-                    let user = user.to_string();
-                    tx.execute(
-                        "INSERT OR REPLACE INTO recent_sends (user_id, client_id, channel_key, seq, position) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![user, client_id.as_str(), key, seq, *send_position as i64],
-                    )?;
-                    tx.execute(
-                        "DELETE FROM recent_sends WHERE user_id = ?1 AND position <= ?2",
-                        params![user, *send_position as i64 - *window as i64],
-                    )?;
+                commit_change(&tx, key, change)?;
+                if let (Some(send), Change::Posted(m)) = (send, change) {
+                    if let Some(client_id) = &m.client_id {
+                        let user = send.user.to_string();
+                        tx.execute(
+                            "INSERT OR REPLACE INTO recent_sends (user_id, client_id, channel_key, seq, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![user, client_id.as_str(), key, seq, send.position as i64],
+                        )?;
+                        tx.execute(
+                            "DELETE FROM recent_sends WHERE user_id = ?1 AND position <= ?2",
+                            params![user, send.position as i64 - send.window as i64],
+                        )?;
+                    }
                 }
             }
         }
@@ -450,9 +509,120 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Writes one change to a channel's messages; the messages table keeps the
+/// `HISTORY_LEN` most recent, and reactions go with their message.
+fn commit_change(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    change: &Change,
+) -> rusqlite::Result<()> {
+    match change {
+        Change::Posted(m) => {
+            tx.execute(
+                "INSERT INTO messages (channel_key, seq, author, body, sent_at, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![key, m.seq as i64, m.author.as_str(), m.body.as_str(), m.sent_at.to_rfc3339(), m.client_id.as_ref().map(ClientId::as_str)],
+            )?;
+            let oldest_kept: Option<i64> = tx
+                .query_row(
+                    "SELECT seq FROM messages WHERE channel_key = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                    params![key, HISTORY_LEN as i64 - 1],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(oldest) = oldest_kept {
+                tx.execute(
+                    "DELETE FROM messages WHERE channel_key = ?1 AND seq < ?2",
+                    params![key, oldest],
+                )?;
+                tx.execute(
+                    "DELETE FROM reactions WHERE channel_key = ?1 AND seq < ?2",
+                    params![key, oldest],
+                )?;
+            }
+        }
+        Change::Edited { id, body, at } => {
+            tx.execute(
+                "UPDATE messages SET body = ?3, edited_at = ?4 WHERE channel_key = ?1 AND seq = ?2",
+                params![key, *id as i64, body.as_str(), at.to_rfc3339()],
+            )?;
+        }
+        Change::Deleted { id } => {
+            tx.execute(
+                "DELETE FROM messages WHERE channel_key = ?1 AND seq = ?2",
+                params![key, *id as i64],
+            )?;
+            tx.execute(
+                "DELETE FROM reactions WHERE channel_key = ?1 AND seq = ?2",
+                params![key, *id as i64],
+            )?;
+        }
+        Change::Reacted {
+            id,
+            emoji,
+            user,
+            add: true,
+        } => {
+            // Reactions are read back in the order they were added.
+            let position: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(position), 0) + 1 FROM reactions WHERE channel_key = ?1 AND seq = ?2",
+                params![key, *id as i64],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO reactions (channel_key, seq, emoji, user_name, position)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
+                   (SELECT 1 FROM messages WHERE channel_key = ?1 AND seq = ?2)",
+                params![key, *id as i64, emoji.as_str(), user.as_str(), position],
+            )?;
+        }
+        Change::Reacted {
+            id,
+            emoji,
+            user,
+            add: false,
+        } => {
+            tx.execute(
+                "DELETE FROM reactions WHERE channel_key = ?1 AND seq = ?2 AND emoji = ?3 AND user_name = ?4",
+                params![key, *id as i64, emoji.as_str(), user.as_str()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads the schema version of a database file (for tests and diagnostics).
 pub fn schema_version(path: &Path) -> rusqlite::Result<Option<i64>> {
     let conn = Connection::open(path)?;
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_keeps_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO channels VALUES ('general', 'general', 'alice', '2026-11-25T12:00:00.000Z', 1, 1);
+                 INSERT INTO messages VALUES ('general', 1, 'alice', 'kept', '2026-11-25T12:00:01.000Z', 'c1');",
+            )
+            .unwrap();
+        }
+        let (snapshot, _) = open(dir.path()).unwrap();
+        let (_, head, messages) = &snapshot.channels[0];
+        assert_eq!(*head, 1);
+        assert_eq!(messages[0].body.as_str(), "kept");
+        assert_eq!(messages[0].edited_at, None);
+        assert!(messages[0].reactions.is_empty());
+        assert_eq!(
+            schema_version(&dir.path().join(DATABASE_FILE)).unwrap(),
+            Some(SCHEMA_VERSION)
+        );
+    }
 }

@@ -199,5 +199,5 @@ fn a_new_data_dir_gets_the_current_schema() {
     signal(&child, "TERM");
     assert!(wait_for_exit(&mut child, Duration::from_secs(5)).is_some());
     let version = server::store::schema_version(&dir.path().join("flack.sqlite3")).unwrap();
-    assert_eq!(version, Some(1));
+    assert_eq!(version, Some(server::store::SCHEMA_VERSION));
 }

@@ -32,6 +32,15 @@ pub fn send(outgoing: Outgoing) {
     let _ = outgoing;
 }
 
+/// Sends an edit, deletion or reaction (no-op on the server). Dropped when
+/// disconnected: `Chat::change` checks the connection first.
+pub fn change(frame: crate::protocol::ClientFrame) {
+    #[cfg(feature = "browser")]
+    imp::command(frame);
+    #[cfg(not(feature = "browser"))]
+    let _ = frame;
+}
+
 /// Starts the connection loop once per tab (no-op on the server).
 pub fn start(chat: Chat) {
     #[cfg(feature = "browser")]
@@ -304,6 +313,31 @@ mod imp {
                     }
                 });
             }
+            ServerFrame::Edited {
+                channel,
+                seq,
+                id,
+                body,
+                html,
+                edited_at,
+            } => chat.log.update(|log| {
+                log.apply_change(&channel, seq, id, |m| {
+                    m.body = body;
+                    m.html = html;
+                    m.edited_at = Some(edited_at);
+                });
+            }),
+            ServerFrame::Deleted { channel, seq, id } => chat.log.update(|log| {
+                log.apply_delete(&channel, seq, id);
+            }),
+            ServerFrame::Reactions {
+                channel,
+                seq,
+                id,
+                reactions,
+            } => chat.log.update(|log| {
+                log.apply_change(&channel, seq, id, |m| m.reactions = reactions);
+            }),
             ServerFrame::Reset { channel } => chat.log.update(|log| {
                 if log.shows(&channel) {
                     log.reset();

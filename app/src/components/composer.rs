@@ -1,5 +1,5 @@
 //! The composer: a field labelled "Message". Enter sends, Shift+Enter adds a
-//! line. Empty messages are not sent; a refused one keeps its draft and says
+//! line, Up in an empty field edits your last message. Empty messages are not sent; a refused one keeps its draft and says
 //! why.
 
 use crate::components::field::{sentence, FieldError};
@@ -33,6 +33,17 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             send();
+        } else if ev.key() == "ArrowUp" && draft.with_untracked(|d| d.trim().is_empty()) {
+            // Up in an empty composer edits your last message, as in Slack.
+            let last = chat.user.with_untracked(|u| {
+                let me = u.as_ref()?;
+                chat.log
+                    .with_untracked(|log| log.last_by(&me.display_name).map(|m| m.seq))
+            });
+            if let Some(id) = last {
+                ev.prevent_default();
+                chat.editing.set(Some(id));
+            }
         }
     };
     let length = move || draft.with(|d| d.trim_end().chars().count());

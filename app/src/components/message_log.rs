@@ -74,7 +74,8 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                 </Show>
                 <For
                     each=move || chat.log.with(|l| l.messages.clone())
-                    key=|m| m.seq
+                    // The whole message: an edit or a reaction redraws it.
+                    key=|m| m.clone()
                     children=move |message| view! { <MessageItem message/> }
                 />
                 <For

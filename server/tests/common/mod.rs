@@ -328,7 +328,7 @@ impl Ws {
         }
     }
 
-    /// Joins and returns the backlog's message frames (everything before `joined`).
+    /// Joins and returns the backlog (every event before `joined`) and `joined`.
     pub async fn join(&mut self, channel: &str, after: Option<u64>) -> (Vec<Value>, Value) {
         let mut frame = json!({ "type": "join", "channel": channel });
         if let Some(after) = after {
@@ -340,7 +340,9 @@ impl Ws {
             let frame = self.next_json().await;
             match frame["type"].as_str() {
                 Some("joined") => return (backlog, frame),
-                Some("message") | Some("reset") => backlog.push(frame),
+                Some("message" | "reset" | "edited" | "deleted" | "reactions") => {
+                    backlog.push(frame)
+                }
                 Some("error") => panic!("join refused: {frame}"),
                 _ => {}
             }

@@ -1,0 +1,327 @@
+//! Message markup: the safe Markdown subset of a message body, rendered to
+//! HTML once, on the server, when the message is stored or edited. Every
+//! viewer (and the server-rendered page) gets the same sanitized HTML; the
+//! browser carries no parser.
+//!
+//! Invariants:
+//! - Only Markdown syntax becomes markup: bold, italic, strikethrough,
+//!   inline code, code blocks, quotes, lists, links and bare URLs. Raw HTML
+//!   typed by a user is shown as text (`<b>x</b>` reads `<b>x</b>`).
+//! - The result always passes `ammonia` with an allowlist of exactly those
+//!   tags, so even a parser bug cannot put anything else in the DOM. Links
+//!   are `http`, `https` or `mailto` only, open in a new tab and carry
+//!   `rel="noopener noreferrer"`; anything else loses its link.
+//! - Nesting deeper than `MAX_NESTING` is flattened, so no body, however
+//!   built, makes rendering or sanitizing recurse deeply.
+
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// Quotes and lists nested deeper than this render flat.
+const MAX_NESTING: usize = 8;
+
+/// Renders a message body (already validated as a `MessageBody`) to safe
+/// HTML; empty when the body is one plain paragraph, which viewers show as
+/// text (most messages: their frames stay small).
+pub fn render(body: &str) -> String {
+    let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
+    pulldown_cmark::html::push_html(&mut html, Chat::new(body));
+    let clean = sanitizer().clean(&html).to_string();
+    let plain = clean
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>\n"))
+        .is_some_and(|inner| !inner.contains('<'));
+    if plain {
+        String::new()
+    } else {
+        clean
+    }
+}
+
+fn sanitizer() -> &'static ammonia::Builder<'static> {
+    static SANITIZER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    SANITIZER.get_or_init(|| {
+        let mut builder = ammonia::Builder::empty();
+        builder
+            .add_tags([
+                "p",
+                "br",
+                "strong",
+                "em",
+                "del",
+                "code",
+                "pre",
+                "blockquote",
+                "ul",
+                "ol",
+                "li",
+                "a",
+            ])
+            .add_tag_attributes("a", ["href"])
+            .add_tag_attributes("ol", ["start"])
+            .url_schemes(HashSet::from(["http", "https", "mailto"]))
+            .url_relative(ammonia::UrlRelative::Deny)
+            .link_rel(Some("noopener noreferrer"))
+            .set_tag_attribute_value("a", "target", "_blank");
+        builder
+    })
+}
+
+/// The parser's events, adapted to chat: raw HTML as text, headings as
+/// paragraphs, images as links, line breaks kept, bare URLs linked, and
+/// nesting bounded.
+struct Chat<'a> {
+    parser: Parser<'a>,
+    /// Events produced ahead (a linkified text becomes several).
+    queued: std::collections::VecDeque<Event<'a>>,
+    /// Open quotes and lists, and how many of them were flattened.
+    depth: usize,
+    flattened: Vec<bool>,
+    /// Inside a link or code block nothing more is linked.
+    in_link: usize,
+    in_code_block: bool,
+}
+
+impl<'a> Chat<'a> {
+    fn new(body: &'a str) -> Self {
+        Self {
+            parser: Parser::new_ext(body, Options::ENABLE_STRIKETHROUGH),
+            queued: Default::default(),
+            depth: 0,
+            flattened: Vec::new(),
+            in_link: 0,
+            in_code_block: false,
+        }
+    }
+
+    /// Splits a text into text and links for the URLs it contains.
+    fn linkify(&mut self, text: CowStr<'a>) -> Event<'a> {
+        let finder = linkify::LinkFinder::new();
+        let spans: Vec<_> = finder.spans(&text).collect();
+        if spans.iter().all(|s| s.kind().is_none()) {
+            return Event::Text(text);
+        }
+        for span in spans {
+            let part = span.as_str().to_owned();
+            match span.kind() {
+                Some(linkify::LinkKind::Url) => {
+                    let tag = Tag::Link {
+                        link_type: LinkType::Autolink,
+                        dest_url: part.clone().into(),
+                        title: "".into(),
+                        id: "".into(),
+                    };
+                    self.queued.push_back(Event::Start(tag));
+                    self.queued.push_back(Event::Text(part.into()));
+                    self.queued.push_back(Event::End(TagEnd::Link));
+                }
+                Some(linkify::LinkKind::Email) => {
+                    let tag = Tag::Link {
+                        link_type: LinkType::Email,
+                        dest_url: format!("mailto:{part}").into(),
+                        title: "".into(),
+                        id: "".into(),
+                    };
+                    self.queued.push_back(Event::Start(tag));
+                    self.queued.push_back(Event::Text(part.into()));
+                    self.queued.push_back(Event::End(TagEnd::Link));
+                }
+                _ => self.queued.push_back(Event::Text(part.into())),
+            }
+        }
+        self.queued.pop_front().unwrap_or(Event::Text("".into()))
+    }
+
+    /// Opens a quote or list, or flattens it when nested too deep.
+    fn open(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        self.depth += 1;
+        let flat = self.depth > MAX_NESTING;
+        self.flattened.push(flat);
+        (!flat).then_some(event)
+    }
+
+    fn close(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        self.depth = self.depth.saturating_sub(1);
+        let flat = self.flattened.pop().unwrap_or(false);
+        (!flat).then_some(event)
+    }
+
+    /// Whether list items are being dropped with their flattened list.
+    fn in_flat_list(&self) -> bool {
+        self.flattened.last().copied().unwrap_or(false)
+    }
+
+    fn adapt(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+            Event::Start(Tag::Heading { .. }) => Some(Event::Start(Tag::Paragraph)),
+            Event::End(TagEnd::Heading(_)) => Some(Event::End(TagEnd::Paragraph)),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                self.in_link += 1;
+                Some(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }))
+            }
+            Event::End(TagEnd::Image) => {
+                self.in_link = self.in_link.saturating_sub(1);
+                Some(Event::End(TagEnd::Link))
+            }
+            Event::Start(tag @ Tag::Link { .. }) => {
+                self.in_link += 1;
+                Some(Event::Start(tag))
+            }
+            Event::End(TagEnd::Link) => {
+                self.in_link = self.in_link.saturating_sub(1);
+                Some(Event::End(TagEnd::Link))
+            }
+            Event::Start(tag @ Tag::CodeBlock(_)) => {
+                self.in_code_block = true;
+                Some(Event::Start(tag))
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                self.in_code_block = false;
+                Some(Event::End(TagEnd::CodeBlock))
+            }
+            e @ Event::Start(Tag::BlockQuote(_) | Tag::List(_)) => self.open(e),
+            e @ Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_)) => self.close(e),
+            e @ Event::Start(Tag::Item) | e @ Event::End(TagEnd::Item) => {
+                if self.in_flat_list() {
+                    // A flattened list's items become line breaks.
+                    matches!(e, Event::End(_)).then_some(Event::HardBreak)
+                } else {
+                    Some(e)
+                }
+            }
+            // In chat, a newline is a line break.
+            Event::SoftBreak => Some(Event::HardBreak),
+            Event::Text(text) if self.in_link == 0 && !self.in_code_block => {
+                Some(self.linkify(text))
+            }
+            other => Some(other),
+        }
+    }
+}
+
+impl<'a> Iterator for Chat<'a> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        if let Some(event) = self.queued.pop_front() {
+            return Some(event);
+        }
+        loop {
+            let event = self.parser.next()?;
+            if let Some(adapted) = self.adapt(event) {
+                return Some(adapted);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn the_subset_becomes_markup() {
+        assert_eq!(render("**bold**"), "<p><strong>bold</strong></p>\n");
+        assert_eq!(render("*it* _it_"), "<p><em>it</em> <em>it</em></p>\n");
+        assert_eq!(render("just words & <3"), "", "plain text needs no HTML");
+        assert_eq!(render("~~gone~~"), "<p><del>gone</del></p>\n");
+        assert_eq!(render("`x < y`"), "<p><code>x &lt; y</code></p>\n");
+        assert_eq!(
+            render("```\nfn main() {}\n```"),
+            "<pre><code>fn main() {}\n</code></pre>\n"
+        );
+        assert_eq!(
+            render("> quoted"),
+            "<blockquote>\n<p>quoted</p>\n</blockquote>\n"
+        );
+        assert_eq!(render("- a\n- b"), "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n");
+        assert_eq!(render("3. c"), "<ol start=\"3\">\n<li>c</li>\n</ol>\n");
+    }
+
+    #[test]
+    fn raw_html_is_shown_as_text() {
+        assert_eq!(render("<b>x</b>"), "", "one plain paragraph: shown as text");
+        assert_eq!(
+            render("**<b>x</b>**"),
+            "<p><strong>&lt;b&gt;x&lt;/b&gt;</strong></p>\n"
+        );
+        let html = render("<script>alert(1)</script>\n\n*x*");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        let html = render("<img src=x onerror=alert(1)>");
+        assert!(!html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn links_open_safely_in_a_new_tab() {
+        let html = render("see https://example.com/a?b=1 now");
+        assert!(
+            html.contains(r#"href="https://example.com/a?b=1""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"target="_blank""#), "{html}");
+        assert!(html.contains(r#"rel="noopener noreferrer""#), "{html}");
+        assert!(
+            html.contains(">https://example.com/a?b=1</a> now"),
+            "{html}"
+        );
+        let html = render("[docs](https://docs.rs)");
+        assert!(html.contains(r#"href="https://docs.rs""#), "{html}");
+        assert!(html.contains(r#"rel="noopener noreferrer""#), "{html}");
+    }
+
+    #[test]
+    fn unsafe_urls_never_become_links() {
+        for body in [
+            "[x](javascript:alert(1))",
+            "[x](JaVaScRiPt:alert(1))",
+            "[x](data:text/html,<script>alert(1)</script>)",
+            "[x](vbscript:msgbox)",
+            "[x](/relative)",
+            "<javascript:alert(1)>",
+            "![x](javascript:alert(1))",
+        ] {
+            let html = render(body);
+            assert!(!html.contains("href"), "{body} -> {html}");
+            assert!(!html.contains("<script"), "{body} -> {html}");
+        }
+    }
+
+    #[test]
+    fn code_is_never_linked_or_formatted() {
+        let html = render("`https://example.com **x**`");
+        assert!(!html.contains("<a"), "{html}");
+        assert!(!html.contains("<strong"), "{html}");
+    }
+
+    #[test]
+    fn newlines_are_line_breaks_and_headings_plain_paragraphs() {
+        assert_eq!(render("a\nb"), "<p>a<br>\nb</p>\n");
+        assert_eq!(render("# big"), "", "a heading is a plain paragraph");
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened() {
+        let body = ">".repeat(3000) + " deep";
+        let html = render(&body);
+        assert_eq!(html.matches("<blockquote>").count(), super::MAX_NESTING);
+        assert!(html.contains("deep"));
+        let list: String = (0..2000)
+            .map(|i| format!("{}- x\n", "  ".repeat(i)))
+            .collect();
+        let html = render(&list);
+        assert!(html.matches("<ul>").count() <= super::MAX_NESTING);
+    }
+}
