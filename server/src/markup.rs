@@ -28,11 +28,11 @@ pub fn render(body: &str) -> String {
     let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
     pulldown_cmark::html::push_html(&mut html, Chat::new(body));
     let clean = sanitizer().clean(&html).to_string();
-    let plain = clean
+    let inner = clean
         .strip_prefix("<p>")
         .and_then(|rest| rest.strip_suffix("</p>\n"))
-        .is_some_and(|inner| !inner.contains('<'));
-    if plain {
+        .unwrap_or(&clean);
+    if !inner.contains('<') {
         String::new()
     } else {
         clean
@@ -256,6 +256,11 @@ mod tests {
         assert_eq!(
             render("**<b>x</b>**"),
             "<p><strong>&lt;b&gt;x&lt;/b&gt;</strong></p>\n"
+        );
+        assert_eq!(
+            render("<script>alert(1)</script>"),
+            "",
+            "an HTML block: shown as text"
         );
         let html = render("<script>alert(1)</script>\n\n*x*");
         assert!(!html.contains("<script"), "{html}");

@@ -116,7 +116,7 @@ fn EditForm(message: Message) -> impl IntoView {
                 save_on_submit();
             }
         >
-            <label for=field_id.clone() class="visually-hidden">"Edited message"</label>
+            <label for=field_id.clone() class="visually-hidden">"New text"</label>
             <textarea
                 id=field_id
                 node_ref=field
