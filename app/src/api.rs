@@ -8,9 +8,9 @@
 use crate::error::ApiError;
 #[cfg(feature = "ssr")]
 use crate::error::ApiErrorCode;
-use crate::model::{Channel, ChannelHistory, UserInfo};
 #[cfg(feature = "ssr")]
-use crate::model::{ChannelName, DisplayName};
+use crate::model::ChannelName;
+use crate::model::{Channel, ChannelHistory, DisplayName, UserInfo};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -34,6 +34,7 @@ pub trait ChatBackend: Send + Sync + 'static {
         name: ChannelName,
     ) -> Result<Channel, ApiError>;
     async fn channels(&self) -> Vec<Channel>;
+    async fn users(&self) -> Vec<DisplayName>;
     async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError>;
 }
 
@@ -63,6 +64,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/me", &[]),
     ("/api/create_channel", &["name"]),
     ("/api/list_channels", &[]),
+    ("/api/list_users", &[]),
     ("/api/channel_history", &["channel"]),
 ];
 
@@ -98,6 +100,13 @@ pub async fn create_channel(name: String) -> Result<Channel, ApiError> {
 #[server(endpoint = "list_channels", input = server_fn::codec::Json)]
 pub async fn list_channels() -> Result<Vec<Channel>, ApiError> {
     Ok(edge::backend()?.channels().await)
+}
+
+/// `POST /api/list_users {}`: every user's display name, sorted ignoring
+/// case (what `@mention` completion offers).
+#[server(endpoint = "list_users", input = server_fn::codec::Json)]
+pub async fn list_users() -> Result<Vec<DisplayName>, ApiError> {
+    Ok(edge::backend()?.users().await)
 }
 
 /// `POST /api/channel_history {"channel": "general"}`: the 100 most recent
@@ -142,12 +151,13 @@ mod tests {
             })
         );
         assert_eq!(listed(ListChannels::PATH), fields(ListChannels {}));
+        assert_eq!(listed(ListUsers::PATH), fields(ListUsers {}));
         assert_eq!(
             listed(FetchHistory::PATH),
             fields(FetchHistory {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 5);
+        assert_eq!(ENDPOINT_FIELDS.len(), 6);
     }
 }

@@ -337,6 +337,10 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The users `@mentioned` in the body (each once, as they spell their
+    /// names), found by the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<DisplayName>,
 }
 
 /// A channel's recent history: its most recent messages (at most

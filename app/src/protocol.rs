@@ -6,7 +6,8 @@
 //! `client_id` it carried when one can be read, so the sender can match it.
 
 use crate::model::{
-    Channel, ChannelName, ClientId, Emoji, Message, MessageBody, Reaction, Timestamp, UserInfo,
+    Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction, Timestamp,
+    UserInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +148,8 @@ pub enum ServerFrame {
         body: MessageBody,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         html: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<DisplayName>,
         edited_at: Timestamp,
     },
     /// Message `id` is gone (event `seq`).
@@ -335,6 +338,7 @@ mod tests {
             html: String::new(),
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
         });
         assert_eq!(
             json(&frame),

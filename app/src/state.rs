@@ -165,6 +165,8 @@ pub struct Chat {
     pub notice: RwSignal<Option<String>>,
     /// The message (by `seq`) being edited in place, if any.
     pub editing: RwSignal<Option<u64>>,
+    /// Everyone's display names, for `@mention` completion.
+    pub users: RwSignal<Vec<DisplayName>>,
 }
 
 impl Chat {
@@ -178,11 +180,31 @@ impl Chat {
             outbox: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             editing: RwSignal::new(None),
+            users: RwSignal::new(Vec::new()),
         }
     }
 
     pub fn expect() -> Self {
         expect_context::<Self>()
+    }
+
+    /// Fetches everyone's names again (cheap; done when completion opens,
+    /// so people who signed up since are offered too).
+    pub fn refresh_users(&self) {
+        let users = self.users;
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = crate::api::list_users().await {
+                users.set(list);
+            }
+        });
+    }
+
+    /// Whether `message` mentions the signed-in user.
+    pub fn mentions_me(&self, message: &Message) -> bool {
+        self.user.with(|u| {
+            u.as_ref()
+                .is_some_and(|u| message.mentions.contains(&u.display_name))
+        })
     }
 
     /// Adds a channel to the live list unless one with its key is there.
@@ -294,6 +316,7 @@ mod tests {
             html: String::new(),
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
         }
     }
 

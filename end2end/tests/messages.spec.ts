@@ -150,3 +150,31 @@ test("reactions: live counts, who reacted, one per person, and clicking your own
   await alice.close();
   await bob.close();
 });
+
+test("@mentions complete from known users, are highlighted, and mark the message for who is mentioned", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  await bothIn(a, b, unique("mention"));
+  const aliceName = (await a.locator(".me-name").textContent()) ?? "";
+  const box = b.getByRole("textbox", { name: "Message" });
+  await box.click();
+  await box.pressSequentially(`hi @${aliceName.slice(0, -1)}`);
+  const list = b.getByRole("listbox", { name: "People to mention" });
+  await expect(list.getByRole("option", { name: `@${aliceName}` })).toBeVisible();
+  await expect(list.getByRole("option")).toHaveCount(1);
+  await box.press("Escape");
+  await expect(list).toHaveCount(0);
+  await box.pressSequentially(aliceName.slice(-1));
+  await expect(list.getByRole("option", { name: `@${aliceName}` })).toHaveAttribute("aria-selected", "true");
+  await box.press("Enter"); // completes, does not send
+  await expect(box).toHaveValue(`hi @${aliceName} `);
+  await box.pressSequentially("look at this");
+  await box.press("Enter");
+
+  const forAlice = article(a, "look at this");
+  await expect(forAlice.getByText("Mentions you")).toBeVisible();
+  await expect(forAlice.locator(".mention")).toHaveText(`@${aliceName}`);
+  await expect(article(b, "look at this").locator(".mention")).toHaveText(`@${aliceName}`);
+  await expect(article(b, "look at this").getByText("Mentions you")).toHaveCount(0);
+  await alice.close();
+  await bob.close();
+});

@@ -19,6 +19,7 @@ fn message(seq: u64) -> Message {
         html: String::new(),
         edited_at: None,
         reactions: Vec::new(),
+        mentions: Vec::new(),
     }
 }
 

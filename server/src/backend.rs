@@ -88,6 +88,10 @@ impl ChatBackend for HubBackend {
         self.hub.channels()
     }
 
+    async fn users(&self) -> Vec<DisplayName> {
+        self.hub.users()
+    }
+
     async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError> {
         Ok(self.hub.history(name)?)
     }

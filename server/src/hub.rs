@@ -41,6 +41,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::identity::{SessionToken, TokenHash};
+use crate::markup::{self, Rendered};
 use crate::store::{self, Entry, Snapshot, StoreError};
 
 /// Limits the hub keeps; each is a command-line setting (see `config`).
@@ -105,6 +106,8 @@ pub enum Change {
     Edited {
         id: u64,
         body: MessageBody,
+        /// The body rendered (`markup`), when the edit was made.
+        rendered: Rendered,
         at: Timestamp,
     },
     Deleted {
@@ -326,11 +329,16 @@ impl ChannelState {
                 }
                 event
             }
-            Change::Edited { id, body, at } => {
+            Change::Edited {
+                id,
+                body,
+                rendered: Rendered { html, mentions },
+                at,
+            } => {
                 let held = self.ring.iter_mut().find(|h| h.message.seq == id)?;
-                let html = crate::markup::render(body.as_str());
                 held.message.body = body.clone();
                 held.message.html = html.clone();
+                held.message.mentions = mentions.clone();
                 held.message.edited_at = Some(at);
                 *held = Held::new(held.message.clone());
                 event(ServerFrame::Edited {
@@ -339,6 +347,7 @@ impl ChannelState {
                     id,
                     body,
                     html,
+                    mentions,
                     edited_at: at,
                 })
             }
@@ -412,6 +421,22 @@ fn react(reactions: &mut Vec<Reaction>, emoji: Emoji, user: DisplayName, add: bo
     }
 }
 
+/// Finds a user by a name as typed (ignoring case and normalization) and
+/// answers with the name as the user spells it: what `markup` needs to
+/// recognize `@mentions`.
+type UserNamed<'s> = dyn Fn(&str) -> Option<DisplayName> + 's;
+
+fn user_named<'s>(
+    names: &'s HashMap<String, Uuid>,
+    users: &'s HashMap<Uuid, User>,
+) -> impl Fn(&str) -> Option<DisplayName> + 's {
+    move |typed| {
+        let name = DisplayName::parse(typed).ok()?;
+        let id = names.get(&name.key())?;
+        users.get(id).map(|u| u.info.display_name.clone())
+    }
+}
+
 fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }
@@ -461,7 +486,8 @@ impl Hub {
     fn restore(&self, snapshot: Snapshot) {
         let live_queue = self.shared.limits.live_queue;
         let window = self.shared.limits.idempotency_window;
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         for (id, name) in snapshot.users {
             state.names.insert(name.key(), id);
             let info = UserInfo {
@@ -483,10 +509,15 @@ impl Hub {
             room.head = head;
             room.committed = head;
             room.log_floor = head;
-            room.ring.extend(messages.into_iter().map(|mut message| {
-                message.html = crate::markup::render(message.body.as_str());
-                Held::new(message)
-            }));
+            {
+                let lookup = user_named(&state.names, &state.users);
+                room.ring.extend(messages.into_iter().map(|mut message| {
+                    let Rendered { html, mentions } =
+                        markup::render(message.body.as_str(), &lookup);
+                    (message.html, message.mentions) = (html, mentions);
+                    Held::new(message)
+                }));
+            }
             state.order.push(key.clone());
             state.channels.insert(key, room);
         }
@@ -708,6 +739,18 @@ impl Hub {
             .collect()
     }
 
+    /// Every user's display name, sorted ignoring case.
+    pub fn users(&self) -> Vec<DisplayName> {
+        let state = self.state();
+        let mut keyed: Vec<(&String, &Uuid)> = state.names.iter().collect();
+        keyed.sort();
+        keyed
+            .into_iter()
+            .filter_map(|(_, id)| state.users.get(id))
+            .map(|u| u.info.display_name.clone())
+            .collect()
+    }
+
     pub fn history(&self, name: &ChannelName) -> Result<ChannelHistory, HubError> {
         let state = self.state();
         state
@@ -746,7 +789,8 @@ impl Hub {
             .get_mut(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let seq = room.head + 1;
-        let html = crate::markup::render(body.as_str());
+        let Rendered { html, mentions } =
+            markup::render(body.as_str(), &user_named(&state.names, &state.users));
         let message = Message {
             channel: room.info.name.clone(),
             seq,
@@ -757,6 +801,7 @@ impl Hub {
             html,
             edited_at: None,
             reactions: Vec::new(),
+            mentions,
         };
         let entry = Entry::Event {
             key: key.clone(),
@@ -799,13 +844,15 @@ impl Hub {
         id: u64,
         body: MessageBody,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held| {
+        self.change(channel, id, |held, lookup| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("edit"));
             }
+            let rendered = markup::render(body.as_str(), lookup);
             Ok(Some(Change::Edited {
                 id,
                 body,
+                rendered,
                 at: now(),
             }))
         })
@@ -818,7 +865,7 @@ impl Hub {
         channel: &ChannelName,
         id: u64,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held| {
+        self.change(channel, id, |held, _| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("delete"));
             }
@@ -836,7 +883,7 @@ impl Hub {
         emoji: Emoji,
         add: bool,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held| {
+        self.change(channel, id, |held, _| {
             let has = held
                 .message
                 .reactions
@@ -857,19 +904,23 @@ impl Hub {
         &self,
         channel: &ChannelName,
         id: u64,
-        decide: impl FnOnce(&Held) -> Result<Option<Change>, HubError>,
+        decide: impl FnOnce(&Held, &UserNamed<'_>) -> Result<Option<Change>, HubError>,
     ) -> Result<Ticket, HubError> {
         let mut guard = self.state();
         let state = &mut *guard;
         let key = channel.key();
         let room = state
             .channels
-            .get_mut(&key)
+            .get(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let held = room.held(id).ok_or(HubError::UnknownMessage(id))?;
-        let Some(change) = decide(held)? else {
+        let Some(change) = decide(held, &user_named(&state.names, &state.users))? else {
             return Ok(Ticket(0));
         };
+        let room = state
+            .channels
+            .get_mut(&key)
+            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let seq = room.head + 1;
         room.head = seq;
         let entry = Entry::Event {
@@ -1146,9 +1197,9 @@ mod tests {
                             prop_assert!(!view.iter().any(|v| v.seq == m.seq), "never twice");
                             view.push(m);
                         }
-                        ServerFrame::Edited { id, body, html, edited_at, .. } => {
+                        ServerFrame::Edited { id, body, html, mentions, edited_at, .. } => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
-                                m.body = body; m.html = html; m.edited_at = Some(edited_at);
+                                m.body = body; m.html = html; m.mentions = mentions; m.edited_at = Some(edited_at);
                             }
                         }
                         ServerFrame::Deleted { id, .. } => view.retain(|m| m.seq != id),

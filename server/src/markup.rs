@@ -13,7 +13,11 @@
 //!   `rel="noopener noreferrer"`; anything else loses its link.
 //! - Nesting deeper than `MAX_NESTING` is flattened, so no body, however
 //!   built, makes rendering or sanitizing recurse deeply.
+//! - `@name` becomes a mention only for a user who exists (the caller's
+//!   `lookup`), outside code and links, and is rendered as
+//!   `<span class="mention">`, the one class the sanitizer lets through.
 
+use app::model::{DisplayName, DISPLAY_NAME_MAX_CHARS};
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -21,22 +25,35 @@ use std::sync::OnceLock;
 /// Quotes and lists nested deeper than this render flat.
 const MAX_NESTING: usize = 8;
 
+/// A body rendered: its HTML and whom it mentions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// Empty when the body is one plain paragraph, which viewers show as
+    /// text (most messages: their frames stay small).
+    pub html: String,
+    /// Each mentioned user once, in order of first mention.
+    pub mentions: Vec<DisplayName>,
+}
+
 /// Renders a message body (already validated as a `MessageBody`) to safe
-/// HTML; empty when the body is one plain paragraph, which viewers show as
-/// text (most messages: their frames stay small).
-pub fn render(body: &str) -> String {
+/// HTML. `lookup` answers whether a name (ignoring case) is a user's, and
+/// how that user spells it.
+pub fn render(body: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rendered {
+    let mut chat = Chat::new(body, lookup);
     let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
-    pulldown_cmark::html::push_html(&mut html, Chat::new(body));
+    pulldown_cmark::html::push_html(&mut html, &mut chat);
+    let mentions = chat.mentions;
     let clean = sanitizer().clean(&html).to_string();
     let inner = clean
         .strip_prefix("<p>")
         .and_then(|rest| rest.strip_suffix("</p>\n"))
         .unwrap_or(&clean);
-    if !inner.contains('<') {
-        String::new()
-    } else {
+    let html = if inner.contains('<') {
         clean
-    }
+    } else {
+        String::new()
+    };
+    Rendered { html, mentions }
 }
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
@@ -57,7 +74,9 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
                 "ol",
                 "li",
                 "a",
+                "span",
             ])
+            .add_allowed_classes("span", ["mention"])
             .add_tag_attributes("a", ["href"])
             .add_tag_attributes("ol", ["start"])
             .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -71,8 +90,10 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
 /// The parser's events, adapted to chat: raw HTML as text, headings as
 /// paragraphs, images as links, line breaks kept, bare URLs linked, and
 /// nesting bounded.
-struct Chat<'a> {
+struct Chat<'a, 'l> {
     parser: Parser<'a>,
+    lookup: &'l dyn Fn(&str) -> Option<DisplayName>,
+    mentions: Vec<DisplayName>,
     /// Events produced ahead (a linkified text becomes several).
     queued: std::collections::VecDeque<Event<'a>>,
     /// Open quotes and lists, and how many of them were flattened.
@@ -83,10 +104,12 @@ struct Chat<'a> {
     in_code_block: bool,
 }
 
-impl<'a> Chat<'a> {
-    fn new(body: &'a str) -> Self {
+impl<'a, 'l> Chat<'a, 'l> {
+    fn new(body: &'a str, lookup: &'l dyn Fn(&str) -> Option<DisplayName>) -> Self {
         Self {
             parser: Parser::new_ext(body, Options::ENABLE_STRIKETHROUGH),
+            lookup,
+            mentions: Vec::new(),
             queued: Default::default(),
             depth: 0,
             flattened: Vec::new(),
@@ -95,11 +118,11 @@ impl<'a> Chat<'a> {
         }
     }
 
-    /// Splits a text into text and links for the URLs it contains.
+    /// Splits a text into text, links for the URLs it contains, and mentions.
     fn linkify(&mut self, text: CowStr<'a>) -> Event<'a> {
         let finder = linkify::LinkFinder::new();
         let spans: Vec<_> = finder.spans(&text).collect();
-        if spans.iter().all(|s| s.kind().is_none()) {
+        if spans.iter().all(|s| s.kind().is_none()) && !text.contains('@') {
             return Event::Text(text);
         }
         for span in spans {
@@ -127,10 +150,63 @@ impl<'a> Chat<'a> {
                     self.queued.push_back(Event::Text(part.into()));
                     self.queued.push_back(Event::End(TagEnd::Link));
                 }
-                _ => self.queued.push_back(Event::Text(part.into())),
+                _ => self.mention(&part),
             }
         }
         self.queued.pop_front().unwrap_or(Event::Text("".into()))
+    }
+
+    /// Queues `text` with each `@name` of an existing user as a mention.
+    /// The longest name that fits wins, and it must end at a word's end.
+    fn mention(&mut self, text: &str) {
+        let mut plain_from = 0;
+        let mut at = 0;
+        while let Some(found) = text[at..].find('@') {
+            let start = at + found;
+            at = start + 1;
+            let after_word = text[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric());
+            if after_word {
+                continue; // an e-mail-like `bob@host`, not a mention
+            }
+            let rest = &text[start + 1..];
+            let ends: Vec<usize> = rest
+                .char_indices()
+                .map(|(i, c)| i + c.len_utf8())
+                .take(DISPLAY_NAME_MAX_CHARS)
+                .collect();
+            let hit = ends.iter().rev().find_map(|&end| {
+                let boundary = rest[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || ",.;:!?)]}'\"".contains(c));
+                if !boundary {
+                    return None;
+                }
+                (self.lookup)(&rest[..end]).map(|name| (end, name))
+            });
+            let Some((end, name)) = hit else { continue };
+            if plain_from < start {
+                self.queued
+                    .push_back(Event::Text(text[plain_from..start].to_owned().into()));
+            }
+            self.queued
+                .push_back(Event::InlineHtml(r#"<span class="mention">"#.into()));
+            self.queued
+                .push_back(Event::Text(format!("@{}", &rest[..end]).into()));
+            self.queued.push_back(Event::InlineHtml("</span>".into()));
+            if !self.mentions.contains(&name) {
+                self.mentions.push(name);
+            }
+            plain_from = start + 1 + end;
+            at = plain_from;
+        }
+        if plain_from < text.len() {
+            self.queued
+                .push_back(Event::Text(text[plain_from..].to_owned().into()));
+        }
     }
 
     /// Opens a quote or list, or flattens it when nested too deep.
@@ -211,7 +287,7 @@ impl<'a> Chat<'a> {
     }
 }
 
-impl<'a> Iterator for Chat<'a> {
+impl<'a> Iterator for Chat<'a, '_> {
     type Item = Event<'a>;
 
     fn next(&mut self) -> Option<Event<'a>> {
@@ -229,7 +305,54 @@ impl<'a> Iterator for Chat<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render as render_with, Rendered};
+    use app::model::DisplayName;
+
+    /// Users "alice" and "Bob Smith" exist.
+    fn lookup(name: &str) -> Option<DisplayName> {
+        ["alice", "Bob Smith"]
+            .into_iter()
+            .find(|n| n.to_lowercase() == name.to_lowercase())
+            .map(|n| DisplayName::parse(n).unwrap())
+    }
+
+    fn render(body: &str) -> String {
+        render_with(body, &lookup).html
+    }
+
+    fn mentions(body: &str) -> Vec<String> {
+        let Rendered { mentions, .. } = render_with(body, &lookup);
+        mentions.iter().map(|m| m.to_string()).collect()
+    }
+
+    #[test]
+    fn mentions_of_existing_users_are_marked_and_listed() {
+        assert_eq!(
+            render("hi @alice!"),
+            r#"<p>hi <span class="mention">@alice</span>!</p>"#.to_owned() + "\n"
+        );
+        assert_eq!(
+            mentions("hi @ALICE and @bob smith, and @alice"),
+            ["alice", "Bob Smith"]
+        );
+        assert_eq!(mentions("@nobody here"), Vec::<String>::new());
+        assert_eq!(render("@nobody here"), "", "no such user: plain text");
+        assert_eq!(mentions("mail alice@alice.com"), Vec::<String>::new());
+        assert_eq!(
+            mentions("@alicecooper"),
+            Vec::<String>::new(),
+            "a name ends at a word's end"
+        );
+        assert_eq!(mentions("`@alice` in code"), Vec::<String>::new());
+        assert_eq!(mentions("**@alice**"), ["alice"]);
+    }
+
+    #[test]
+    fn a_mention_cannot_smuggle_markup() {
+        let html = render(r#"@alice <span class="x" onclick="y">"#);
+        assert_eq!(html.matches("<span").count(), 1, "{html}");
+        assert!(html.contains("&lt;span"), "the typed tag is text: {html}");
+    }
 
     #[test]
     fn the_subset_becomes_markup() {

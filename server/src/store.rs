@@ -338,6 +338,7 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
                 html: String::new(),
                 edited_at: edited_at.map(timestamp).transpose()?,
                 reactions,
+                mentions: Vec::new(),
             });
         }
         snapshot.channels.push((channel, head as u64, list));
@@ -540,7 +541,7 @@ fn commit_change(
                 )?;
             }
         }
-        Change::Edited { id, body, at } => {
+        Change::Edited { id, body, at, .. } => {
             tx.execute(
                 "UPDATE messages SET body = ?3, edited_at = ?4 WHERE channel_key = ?1 AND seq = ?2",
                 params![key, *id as i64, body.as_str(), at.to_rfc3339()],

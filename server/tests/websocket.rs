@@ -322,3 +322,39 @@ async fn ping_frames_are_answered_with_pong() {
 }
 
 use futures::{SinkExt, StreamExt};
+
+#[tokio::test]
+async fn mentions_of_existing_users_are_found_by_the_server() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    server.user("Bob Smith").await;
+    alice.create_channel("general").await;
+    let mut a = alice.connect().await;
+    a.join("general", None).await;
+    a.send_message("general", "m1", "hey @bob smith and @nobody, cc @ALICE")
+        .await;
+    let frame = a.until("message").await;
+    assert_eq!(frame["mentions"], json!(["Bob Smith", "alice"]));
+    let html = frame["html"].as_str().unwrap();
+    assert!(
+        html.contains(r#"<span class="mention">@bob smith</span>"#),
+        "{html}"
+    );
+    assert!(!html.contains("@nobody</span>"), "{html}");
+    a.send_message("general", "m2", "no one here").await;
+    let frame = a.until("message").await;
+    assert!(frame.get("mentions").is_none(), "{frame}");
+    assert!(
+        frame.get("html").is_none(),
+        "plain text needs no html: {frame}"
+    );
+
+    let users: serde_json::Value = alice
+        .post("list_users", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users, json!(["alice", "Bob Smith"]));
+    server.stop().await;
+}

@@ -319,11 +319,13 @@ mod imp {
                 id,
                 body,
                 html,
+                mentions,
                 edited_at,
             } => chat.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| {
                     m.body = body;
                     m.html = html;
+                    m.mentions = mentions;
                     m.edited_at = Some(edited_at);
                 });
             }),

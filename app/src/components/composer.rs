@@ -1,11 +1,46 @@
 //! The composer: a field labelled "Message". Enter sends, Shift+Enter adds a
-//! line, Up in an empty field edits your last message. Empty messages are not sent; a refused one keeps its draft and says
+//! line, Up in an empty field edits your last message, and `@` offers the
+//! people to mention (a listbox: arrows choose, Enter or Tab completes,
+//! Esc closes). Empty messages are not sent; a refused one keeps its draft and says
 //! why.
 
 use crate::components::field::{sentence, FieldError};
-use crate::model::{ChannelName, InputError, MessageBody, MESSAGE_BODY_MAX_CHARS};
+use crate::model::{
+    ChannelName, DisplayName, InputError, MessageBody, DISPLAY_NAME_MAX_CHARS,
+    MESSAGE_BODY_MAX_CHARS,
+};
 use crate::state::Chat;
+use leptos::html::Textarea;
 use leptos::prelude::*;
+
+/// At most this many people are offered at once.
+const SUGGESTIONS_MAX: usize = 8;
+
+/// The `@query` being typed just before the cursor: where its `@` starts
+/// (a byte index into `before`) and the query, or `None`.
+fn mention_query(before: &str) -> Option<(usize, &str)> {
+    let at = before.rfind('@')?;
+    let query = &before[at + 1..];
+    let starts_word = before[..at]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    let plausible = query.chars().count() <= DISPLAY_NAME_MAX_CHARS
+        && !query.contains('\n')
+        && !query.starts_with(' ');
+    (starts_word && plausible).then_some((at, query))
+}
+
+/// The people whose names start with `query`, ignoring case.
+fn suggestions(users: &[DisplayName], query: &str) -> Vec<DisplayName> {
+    let query = query.to_lowercase();
+    users
+        .iter()
+        .filter(|u| u.as_str().to_lowercase().starts_with(&query))
+        .take(SUGGESTIONS_MAX)
+        .cloned()
+        .collect()
+}
 
 /// Past this many characters the composer shows a counter.
 const COUNTER_FROM: usize = MESSAGE_BODY_MAX_CHARS - 500;
@@ -16,6 +51,63 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let placeholder = format!("Message #{channel}");
+    let field = NodeRef::<Textarea>::new();
+    // Completion: the offered names, the highlighted one, and the `@`'s
+    // position (UTF-16, as the textarea counts) with the cursor's.
+    let offered = RwSignal::new(Vec::<DisplayName>::new());
+    let active = RwSignal::new(0usize);
+    let span = RwSignal::new(None::<(usize, usize)>);
+    let close = move || {
+        offered.set(Vec::new());
+        span.set(None);
+    };
+    let update_completion = move || {
+        let Some(el) = field.get_untracked() else {
+            return;
+        };
+        let value = el.value();
+        let units: Vec<u16> = value.encode_utf16().collect();
+        let cursor = el
+            .selection_start()
+            .ok()
+            .flatten()
+            .map_or(units.len(), |c| (c as usize).min(units.len()));
+        let before = String::from_utf16_lossy(&units[..cursor]);
+        match mention_query(&before) {
+            Some((at, query)) => {
+                let names = chat.users.with_untracked(|users| suggestions(users, query));
+                if names.is_empty() {
+                    close();
+                } else {
+                    let at16 = before[..at].encode_utf16().count();
+                    span.set(Some((at16, cursor)));
+                    if offered.get_untracked() != names {
+                        active.set(0);
+                    }
+                    offered.set(names);
+                }
+            }
+            None => close(),
+        }
+    };
+    let complete = move |name: DisplayName| {
+        let (Some(el), Some((at, cursor))) = (field.get_untracked(), span.get_untracked()) else {
+            return;
+        };
+        let units: Vec<u16> = el.value().encode_utf16().collect();
+        let (at, cursor) = (at.min(units.len()), cursor.min(units.len()));
+        let inserted = format!("@{name} ");
+        let text = format!(
+            "{}{inserted}{}",
+            String::from_utf16_lossy(&units[..at]),
+            String::from_utf16_lossy(&units[cursor..])
+        );
+        el.set_value(&text);
+        draft.set(text);
+        let end = (at + inserted.encode_utf16().count()) as u32;
+        let _ = el.set_selection_range(end, end);
+        close();
+    };
 
     let send = move || match MessageBody::parse(&draft.get_untracked()) {
         Ok(body) => {
@@ -30,6 +122,35 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
     let send_on_submit = send.clone();
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let open = offered.with_untracked(|o| o.len());
+        if open > 0 {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + 1) % open);
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + open - 1) % open);
+                    return;
+                }
+                "Enter" | "Tab" if !ev.shift_key() && !ev.is_composing() => {
+                    ev.prevent_default();
+                    let chosen = offered.with_untracked(|o| o.get(active.get_untracked()).cloned());
+                    if let Some(name) = chosen {
+                        complete(name);
+                    }
+                    return;
+                }
+                "Escape" => {
+                    ev.prevent_default();
+                    close();
+                    return;
+                }
+                _ => {}
+            }
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             send();
@@ -47,6 +168,13 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
         }
     };
     let length = move || draft.with(|d| d.trim_end().chars().count());
+    // Names typed before the list arrived are completed once it does.
+    Effect::new(move |_| {
+        chat.users.with(|_| ());
+        if span.get_untracked().is_some() || draft.with_untracked(|d| d.contains('@')) {
+            update_completion();
+        }
+    });
 
     view! {
         <form
@@ -61,17 +189,61 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                 id="message-input"
                 name="body"
                 rows="1"
+                node_ref=field
                 placeholder=placeholder
                 aria-invalid=move || error.with(Option::is_some).to_string()
                 aria-describedby="message-input-error"
+                aria-autocomplete="list"
+                aria-controls=move || offered.with(|o| !o.is_empty()).then_some("mention-list")
+                aria-activedescendant=move || {
+                    offered
+                        .with(|o| !o.is_empty())
+                        .then(|| format!("mention-{}", active.get()))
+                }
                 prop:value=move || draft.get()
                 on:input=move |ev| {
-                    draft.set(event_target_value(&ev));
+                    let typed = event_target_value(&ev);
+                    let wants_names = typed.contains('@');
+                    draft.set(typed);
                     error.set(None);
+                    if wants_names && chat.users.with_untracked(Vec::is_empty) {
+                        chat.refresh_users();
+                    }
+                    update_completion();
                 }
+                on:focus=move |_| chat.refresh_users()
+                on:blur=move |_| close()
                 on:keydown=on_keydown
                 disabled=move || !chat.hydrated.get()
             ></textarea>
+            <Show when=move || offered.with(|o| !o.is_empty())>
+                <ul class="mentions-list" id="mention-list" role="listbox" aria-label="People to mention">
+                    {move || {
+                        offered
+                            .get()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, name)| {
+                                let chosen = name.clone();
+                                view! {
+                                    <li
+                                        id=format!("mention-{i}")
+                                        role="option"
+                                        aria-selected=move || (active.get() == i).to_string()
+                                        on:mousedown=move |ev: leptos::ev::MouseEvent| {
+                                            // Keep the focus in the textarea.
+                                            ev.prevent_default();
+                                            complete(chosen.clone());
+                                        }
+                                    >
+                                        {format!("@{name}")}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
             <button type="submit" disabled=move || !chat.hydrated.get()>"Send"</button>
             <Show when=move || { length() > COUNTER_FROM }>
                 <span class="counter" class:over=move || { length() > MESSAGE_BODY_MAX_CHARS }>
@@ -80,5 +252,37 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
             </Show>
             <FieldError for_id="message-input" error/>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mention_query_starts_a_word_and_stays_on_one_line() {
+        assert_eq!(mention_query("hi @al"), Some((3, "al")));
+        assert_eq!(mention_query("@"), Some((0, "")));
+        assert_eq!(mention_query("@Bob Sm"), Some((0, "Bob Sm")));
+        assert_eq!(mention_query("mail bob@host"), None);
+        assert_eq!(mention_query("@al\nx"), None);
+        assert_eq!(mention_query("no at sign"), None);
+    }
+
+    #[test]
+    fn suggestions_match_the_start_of_names_ignoring_case() {
+        let users: Vec<DisplayName> = ["alice", "Alfred", "bob"]
+            .iter()
+            .map(|n| DisplayName::parse(n).unwrap())
+            .collect();
+        let names = |q| {
+            suggestions(&users, q)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("AL"), ["alice", "Alfred"]);
+        assert_eq!(names(""), ["alice", "Alfred", "bob"]);
+        assert!(names("z").is_empty());
     }
 }

@@ -28,15 +28,23 @@ pub fn MessageItem(message: Message) -> impl IntoView {
         let iso = at.to_rfc3339();
         view! { <span class="edited" title=format!("Edited {iso}")>"(edited)"</span> }
     });
+    let mentions_me = {
+        let message = message.clone();
+        move || chat.mentions_me(&message)
+    };
+    let badge = mentions_me.clone();
     let body = message.clone();
     let editor = message.clone();
     let (delete_channel, reactions_of) = (message.channel.clone(), message.clone());
     view! {
-        <article class="message" class:mine=mine.clone()>
+        <article class="message" class:mine=mine.clone() class:mentioned=mentions_me>
             <header class="message-head">
                 <span class="author">{message.author.to_string()}</span>
                 <MessageTime at/>
                 {edited}
+                <Show when=badge>
+                    <span class="mention-badge">"Mentions you"</span>
+                </Show>
             </header>
             <Show when=editing fallback=move || view! { <MessageBodyView message=body.clone()/> }>
                 <EditForm message=editor.clone()/>
