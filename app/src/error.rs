@@ -31,6 +31,10 @@ pub enum ApiErrorCode {
     RateLimited,
     /// The server cannot take this now (its store is behind); retry.
     Unavailable,
+    /// The upload is larger than the server takes.
+    TooLarge,
+    /// No such file (or not one you may see).
+    NotFound,
     /// The browser could not reach the server.
     Unreachable,
     Internal,
@@ -42,7 +46,8 @@ impl ApiErrorCode {
             Self::InvalidInput | Self::BadRequest => 400,
             Self::NotSignedIn => 401,
             Self::Forbidden => 403,
-            Self::UnknownChannel => 404,
+            Self::UnknownChannel | Self::NotFound => 404,
+            Self::TooLarge => 413,
             Self::NameTaken | Self::ChannelExists => 409,
             Self::RateLimited => 429,
             Self::Unreachable | Self::Unavailable => 503,

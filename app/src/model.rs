@@ -42,6 +42,8 @@ pub enum InputError {
     Slash { field: &'static str },
     #[error("{got:?} is not one of the reactions: {}", REACTIONS.join(" "))]
     NotAReaction { got: String },
+    #[error("{field} must be 32 lowercase hex digits")]
+    NotAnAttachmentId { field: &'static str },
 }
 
 /// Characters that are invisible or reorder text. They let two names look the
@@ -302,6 +304,84 @@ pub struct Reaction {
     pub users: Vec<DisplayName>,
 }
 
+/// Most characters kept of an attachment's file name.
+pub const FILE_NAME_MAX_CHARS: usize = 120;
+
+/// An uploaded file's id: 32 lowercase hex digits (128 random bits), so
+/// knowing one proves it was given to you.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AttachmentId(String);
+string_newtype!(AttachmentId);
+
+impl AttachmentId {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let field = "attachment id";
+        if raw.len() != 32 || !raw.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(InputError::NotAnAttachmentId { field });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// A file attached to a message: what viewers need to show or fetch it.
+/// `content_type` is what the server found by looking at the bytes, never
+/// what the uploader claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+impl Attachment {
+    /// Types shown inline as a preview (never SVG: it can carry script).
+    pub fn is_image(&self) -> bool {
+        matches!(
+            self.content_type.as_str(),
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+        )
+    }
+
+    /// Where the file is served.
+    pub fn url(&self) -> String {
+        format!(
+            "/files/{}/{}",
+            self.id,
+            percent_encoding::utf8_percent_encode(&self.name, PATH_SEGMENT)
+        )
+    }
+
+    /// "12.5 KB", "3.1 MB": the size for people.
+    pub fn size_label(&self) -> String {
+        let size = self.size as f64;
+        match self.size {
+            0..1_000 => format!("{} B", self.size),
+            1_000..1_000_000 => format!("{:.1} KB", size / 1e3),
+            _ => format!("{:.1} MB", size / 1e6),
+        }
+    }
+}
+
+/// A file name as uploaded, made safe to show and to serve: its last path
+/// component, without control characters, at most `FILE_NAME_MAX_CHARS`,
+/// "file" when nothing is left.
+pub fn file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible_or_bidi(*c))
+        .take(FILE_NAME_MAX_CHARS)
+        .collect();
+    let name = name.trim();
+    if name.is_empty() || name == "." || name == ".." {
+        "file".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Who a user is, as everyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
@@ -341,6 +421,8 @@ pub struct Message {
     /// names), found by the server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<DisplayName>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A channel's recent history: its most recent messages (at most

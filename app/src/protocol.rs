@@ -6,8 +6,8 @@
 //! `client_id` it carried when one can be read, so the sender can match it.
 
 use crate::model::{
-    Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction, Timestamp,
-    UserInfo,
+    AttachmentId, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
+    Reaction, Timestamp, UserInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,9 @@ pub enum ClientFrame {
         channel: ChannelName,
         client_id: ClientId,
         body: MessageBody,
+        /// Files uploaded by this user (`POST /api/upload`), not yet sent.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentId>,
     },
     /// Replace the body of one's own message `id` (its `seq`).
     Edit {
@@ -79,6 +82,9 @@ pub enum ErrorCode {
     UnknownMessage,
     /// Only a message's author may edit or delete it.
     Forbidden,
+    /// A `send` named attachments that are not this user's unsent uploads,
+    /// or too many of them.
+    BadAttachment,
     /// Something failed inside the server; nothing was stored.
     Internal,
     /// A code this client does not know (newer server).
@@ -266,6 +272,7 @@ mod tests {
                 channel: ChannelName::parse("general").unwrap(),
                 client_id: ClientId::parse("c1").unwrap(),
                 body: MessageBody::parse("hi").unwrap(),
+                attachments: Vec::new(),
             }
         );
     }
@@ -276,6 +283,7 @@ mod tests {
             channel: ChannelName::parse("général").unwrap(),
             client_id: ClientId::random(),
             body: MessageBody::parse("<b>x</b>").unwrap(),
+            attachments: vec![AttachmentId::parse(&"ab".repeat(16)).unwrap()],
         };
         let text = serde_json::to_string(&frame).unwrap();
         assert_eq!(decode_client_frame(&text).unwrap(), frame);
@@ -339,6 +347,7 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             mentions: Vec::new(),
+            attachments: Vec::new(),
         });
         assert_eq!(
             json(&frame),

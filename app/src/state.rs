@@ -11,8 +11,8 @@
 //! the channel page write the log.
 
 use crate::model::{
-    Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    UserInfo,
+    Attachment, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message,
+    MessageBody, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
@@ -143,6 +143,8 @@ pub struct Outgoing {
     pub channel: ChannelName,
     pub client_id: ClientId,
     pub body: MessageBody,
+    /// Files uploaded for it, sent by id.
+    pub attachments: Vec<Attachment>,
     /// Why the server refused it; a refused message waits for retry or discard.
     pub failed: Option<String>,
     /// Stored by the server; shown as pending until its `message` frame arrives.
@@ -228,11 +230,12 @@ impl Chat {
     }
 
     /// Queues a message; it shows as pending until the server acknowledges it.
-    pub fn send(&self, channel: ChannelName, body: MessageBody) {
+    pub fn send(&self, channel: ChannelName, body: MessageBody, attachments: Vec<Attachment>) {
         let outgoing = Outgoing {
             channel,
             client_id: ClientId::random(),
             body,
+            attachments,
             failed: None,
             acked: false,
         };
@@ -317,6 +320,7 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             mentions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

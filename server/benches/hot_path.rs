@@ -20,6 +20,7 @@ fn message(seq: u64) -> Message {
         edited_at: None,
         reactions: Vec::new(),
         mentions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -52,7 +53,8 @@ fn ring_append(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let id = ClientId::parse(&n.to_string()).unwrap();
-            hub.post(&user, &channel, id, body.clone()).unwrap()
+            hub.post(&user, &channel, id, body.clone(), Vec::new())
+                .unwrap()
         })
     });
 }
@@ -71,7 +73,8 @@ fn fan_out(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 let id = ClientId::parse(&n.to_string()).unwrap();
-                hub.post(&user, &channel, id, body.clone()).unwrap();
+                hub.post(&user, &channel, id, body.clone(), Vec::new())
+                    .unwrap();
                 for rx in receivers.iter_mut() {
                     black_box(rx.try_recv().unwrap());
                 }

@@ -2,6 +2,7 @@
 //! `impl app::api::ChatBackend`. It turns cookies into users and hub errors
 //! into `ApiError`s; the rules themselves live in the hub.
 
+use crate::files::FileError;
 use crate::hub::{Hub, HubError};
 use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
@@ -27,6 +28,14 @@ impl From<HubError> for ApiError {
             // missing message reads like a missing channel.
             HubError::UnknownMessage(_) => ApiErrorCode::UnknownChannel,
             HubError::NotAuthor(_) => ApiErrorCode::Forbidden,
+            HubError::Attachment(ref e) => match e {
+                FileError::TooLarge { .. } => ApiErrorCode::TooLarge,
+                FileError::Full => ApiErrorCode::Unavailable,
+                FileError::Io(_) => ApiErrorCode::Internal,
+                FileError::Empty | FileError::NotYours(_) | FileError::TooMany { .. } => {
+                    ApiErrorCode::InvalidInput
+                }
+            },
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::Busy => ApiErrorCode::Unavailable,
         };

@@ -123,6 +123,19 @@ pub struct Config {
     #[arg(long, env = "FLACK_EVENT_LOG", default_value_t = 1000)]
     pub event_log: usize,
 
+    /// Largest attachment, in bytes.
+    #[arg(long, env = "FLACK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: usize,
+
+    /// Most attachments on one message.
+    #[arg(long, env = "FLACK_MAX_ATTACHMENTS", default_value_t = 4)]
+    pub max_attachments: usize,
+
+    /// All attachments together, in bytes (in memory, or on disk with a
+    /// data dir); uploads past it are refused until messages go.
+    #[arg(long, env = "FLACK_ATTACHMENTS_TOTAL_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub attachments_total_bytes: u64,
+
     /// Recent `client_id`s remembered per user for idempotent sends.
     #[arg(long, env = "FLACK_IDEMPOTENCY_WINDOW", default_value_t = 1000)]
     pub idempotency_window: usize,

@@ -27,10 +27,11 @@
 //!   with a data dir).
 
 use app::model::{
-    Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    Reaction, Timestamp, UserInfo, HISTORY_LEN,
+    Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji,
+    Message, MessageBody, Reaction, Timestamp, UserInfo, HISTORY_LEN,
 };
 use app::protocol::ServerFrame;
+use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -40,6 +41,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::files::{Content, FileError, FileLimits, Files};
 use crate::identity::{SessionToken, TokenHash};
 use crate::markup::{self, Rendered};
 use crate::store::{self, Entry, Snapshot, StoreError};
@@ -59,6 +61,7 @@ pub struct HubLimits {
     /// add events without adding messages); an older resume point gets a
     /// reset.
     pub event_log: usize,
+    pub files: FileLimits,
 }
 
 impl Default for HubLimits {
@@ -68,6 +71,7 @@ impl Default for HubLimits {
             idempotency_window: 1000,
             journal_queue: 65_536,
             event_log: 1000,
+            files: FileLimits::default(),
         }
     }
 }
@@ -88,6 +92,8 @@ pub enum HubError {
     UnknownMessage(u64),
     #[error("only its author can {0} a message")]
     NotAuthor(&'static str),
+    #[error(transparent)]
+    Attachment(#[from] FileError),
 }
 
 /// A channel event, with its frame serialized once.
@@ -193,6 +199,8 @@ struct Shared {
     /// The journal's progress (with a data dir).
     durable: OnceLock<watch::Receiver<u64>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Attachments; a message's files go when it does.
+    files: Files,
 }
 
 #[derive(Default)]
@@ -305,8 +313,15 @@ impl ChannelState {
     }
 
     /// Applies a committed change; returns its event, or `None` when the
-    /// change no longer applies (its message went while it waited).
-    fn apply(&mut self, seq: u64, change: Change, event_log: usize) -> Option<Arc<Event>> {
+    /// change no longer applies (its message went while it waited). The
+    /// files of a message that leaves the ring are deleted.
+    fn apply(
+        &mut self,
+        seq: u64,
+        change: Change,
+        event_log: usize,
+        files: &Files,
+    ) -> Option<Arc<Event>> {
         let channel = self.info.name.clone();
         let id = change.id();
         let event = |frame: ServerFrame| {
@@ -325,6 +340,7 @@ impl ChannelState {
                     if let Some(gone) = self.ring.pop_front() {
                         // Its events are of no use to anyone resuming now.
                         self.log_floor = self.log_floor.max(gone.message.seq);
+                        files.remove(gone.message.attachments.iter().map(|a| &a.id));
                     }
                 }
                 event
@@ -353,7 +369,9 @@ impl ChannelState {
             }
             Change::Deleted { id } => {
                 let at = self.ring.iter().position(|h| h.message.seq == id)?;
-                self.ring.remove(at);
+                if let Some(gone) = self.ring.remove(at) {
+                    files.remove(gone.message.attachments.iter().map(|a| &a.id));
+                }
                 // Nobody resuming is sent what was deleted, only that it was.
                 self.log.retain(|e| e.id != id);
                 event(ServerFrame::Deleted { channel, seq, id })
@@ -444,6 +462,11 @@ fn now() -> Timestamp {
 impl Hub {
     /// A hub holding everything in memory.
     pub fn new(limits: HubLimits) -> Self {
+        let files = Files::in_memory(limits.files.clone());
+        Self::with_files(limits, files)
+    }
+
+    fn with_files(limits: HubLimits, files: Files) -> Self {
         let (lobby, _) = broadcast::channel(limits.live_queue.max(1));
         Self {
             shared: Arc::new(Shared {
@@ -453,6 +476,7 @@ impl Hub {
                 lobby,
                 durable: OnceLock::new(),
                 writer: Mutex::new(None),
+                files,
             }),
         }
     }
@@ -460,10 +484,16 @@ impl Hub {
     /// A hub that keeps its state in `data_dir` (when given), starting from
     /// what is stored there.
     pub fn open(limits: HubLimits, data_dir: Option<&Path>) -> Result<Self, StoreError> {
-        let hub = Self::new(limits);
         let Some(dir) = data_dir else {
-            return Ok(hub);
+            return Ok(Self::new(limits));
         };
+        let files_dir = dir.join(store::FILES_DIR);
+        let files =
+            Files::open(limits.files.clone(), Some(&files_dir)).map_err(|e| StoreError::Files {
+                path: files_dir.clone(),
+                detail: e.to_string(),
+            })?;
+        let hub = Self::with_files(limits, files);
         let (snapshot, conn) = store::open(dir)?;
         hub.restore(snapshot);
         let weak: Weak<Shared> = Arc::downgrade(&hub.shared);
@@ -518,6 +548,11 @@ impl Hub {
                     Held::new(message)
                 }));
             }
+            self.shared.files.restore(
+                room.ring
+                    .iter()
+                    .flat_map(|h| h.message.attachments.iter().cloned()),
+            );
             state.order.push(key.clone());
             state.channels.insert(key, room);
         }
@@ -580,7 +615,8 @@ impl Hub {
                     let event_log = self.shared.limits.event_log;
                     if let Some(room) = state.channels.get_mut(&key) {
                         room.committed = room.committed.max(seq);
-                        if let Some(event) = room.apply(seq, change, event_log) {
+                        if let Some(event) = room.apply(seq, change, event_log, &self.shared.files)
+                        {
                             // No receivers is fine: nobody is viewing.
                             let _ = room.live.send(event);
                         }
@@ -768,6 +804,7 @@ impl Hub {
         channel: &ChannelName,
         client_id: ClientId,
         body: MessageBody,
+        attachments: Vec<AttachmentId>,
     ) -> Result<Posted, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
         let window = self.shared.limits.idempotency_window;
@@ -789,6 +826,9 @@ impl Hub {
             .get_mut(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
         let seq = room.head + 1;
+        let files = &self.shared.files;
+        let attachments = files.claim(user_id, &attachments)?;
+        let claimed: Vec<AttachmentId> = attachments.iter().map(|a| a.id.clone()).collect();
         let Rendered { html, mentions } =
             markup::render(body.as_str(), &user_named(&state.names, &state.users));
         let message = Message {
@@ -802,6 +842,7 @@ impl Hub {
             edited_at: None,
             reactions: Vec::new(),
             mentions,
+            attachments,
         };
         let entry = Entry::Event {
             key: key.clone(),
@@ -821,6 +862,7 @@ impl Hub {
                 if let Some(room) = state.channels.get_mut(&key) {
                     room.head = seq - 1;
                 }
+                self.shared.files.unclaim(user_id, &claimed);
                 return Err(e);
             }
         };
@@ -936,6 +978,26 @@ impl Hub {
         })
     }
 
+    /// Keeps an upload of `user`'s until a message of theirs claims it.
+    pub fn upload(
+        &self,
+        user: &UserInfo,
+        name: &str,
+        bytes: Bytes,
+    ) -> Result<Attachment, HubError> {
+        let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        Ok(self.shared.files.store(user_id, name, bytes)?)
+    }
+
+    /// An attached file, to serve.
+    pub fn file(&self, id: &AttachmentId) -> Option<(Attachment, Content)> {
+        self.shared.files.get(id)
+    }
+
+    pub fn file_limits(&self) -> &FileLimits {
+        self.shared.files.limits()
+    }
+
     /// Starts viewing a channel: the events after `after` (all held ones
     /// when `None`, or a reset plus all held ones when `after` is no longer
     /// held) and a live receiver continuing exactly after them.
@@ -991,6 +1053,7 @@ mod tests {
             channel,
             ClientId::parse(id).unwrap(),
             MessageBody::parse(&format!("body {id}")).unwrap(),
+            Vec::new(),
         )
         .unwrap()
     }
@@ -1089,6 +1152,7 @@ mod tests {
                 &ChannelName::parse("nope").unwrap(),
                 ClientId::parse("x").unwrap(),
                 MessageBody::parse("hi").unwrap(),
+                Vec::new(),
             )
             .unwrap_err();
         assert_eq!(err, HubError::UnknownChannel("nope".into()));

@@ -3,9 +3,11 @@
 //!
 //! - `config`: the command line; every limit is a flag;
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
+//! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
 //! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
+//! - `attachments`: upload and download of files over HTTP;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
 //! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
 //! - `session`: one WebSocket connection;
@@ -16,8 +18,10 @@
 //! Invariant: only the hub mutates chat state; everything else holds a
 //! `Hub` handle and calls it without holding any lock across `.await`.
 
+pub mod attachments;
 pub mod backend;
 pub mod config;
+pub mod files;
 pub mod hub;
 pub mod identity;
 pub mod limits;

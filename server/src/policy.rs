@@ -72,7 +72,7 @@ fn apply_error(err: &ApiError, status: &mut StatusCode, headers: &mut HeaderMap)
 }
 
 /// A JSON refusal with the status (and `Retry-After`) its code calls for.
-fn refusal(err: ApiError) -> Response {
+pub fn refusal(err: ApiError) -> Response {
     let mut status = StatusCode::INTERNAL_SERVER_ERROR;
     let mut headers = HeaderMap::new();
     apply_error(&err, &mut status, &mut headers);

@@ -15,7 +15,7 @@
 
 use crate::hub::{Event, Hub, HubError, Joined, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
-use app::model::{ChannelName, ClientId, MessageBody, UserInfo};
+use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -311,7 +311,8 @@ where
                 channel,
                 client_id,
                 body,
-            } => self.post(channel, client_id, body).await,
+                attachments,
+            } => self.post(channel, client_id, body, attachments).await,
             ClientFrame::Edit { channel, id, body } => {
                 let user = self.user.clone();
                 self.change(channel, id, |hub, c| hub.edit(&user, c, id, body))
@@ -372,6 +373,7 @@ where
         channel: ChannelName,
         client_id: ClientId,
         body: MessageBody,
+        attachments: Vec<AttachmentId>,
     ) -> Result<(), Ended> {
         let refusal = match self.limits.check_message(&self.user.user_id) {
             Err(wait) => {
@@ -382,17 +384,22 @@ where
                 err.retry_after_ms = Some(retry_after_ms(wait));
                 err
             }
-            Ok(()) => match self.hub.post(&self.user, &channel, client_id.clone(), body) {
-                Ok(posted) => {
-                    let ack = ServerFrame::Ack {
-                        client_id,
-                        channel,
-                        seq: posted.seq,
-                    };
-                    return self.ack_when_durable(posted.ticket, ack).await;
+            Ok(()) => {
+                match self
+                    .hub
+                    .post(&self.user, &channel, client_id.clone(), body, attachments)
+                {
+                    Ok(posted) => {
+                        let ack = ServerFrame::Ack {
+                            client_id,
+                            channel,
+                            seq: posted.seq,
+                        };
+                        return self.ack_when_durable(posted.ticket, ack).await;
+                    }
+                    Err(err) => hub_error_frame(&err),
                 }
-                Err(err) => hub_error_frame(&err),
-            },
+            }
         };
         let mut refusal = refusal;
         refusal.client_id = Some(client_id.to_string());
@@ -554,6 +561,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::UnknownChannel(_) => ErrorCode::UnknownChannel,
         HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
         HubError::NotAuthor(_) => ErrorCode::Forbidden,
+        HubError::Attachment(_) => ErrorCode::BadAttachment,
         HubError::Busy => ErrorCode::Unavailable,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal

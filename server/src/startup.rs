@@ -5,8 +5,10 @@
 //! and watches the `CancellationToken`, so shutdown reaches all of them and
 //! waits (up to the grace period) until they are gone.
 
+use crate::attachments;
 use crate::backend::HubBackend;
 use crate::config::Config;
+use crate::files::FileLimits;
 use crate::hub::{Hub, HubLimits};
 use crate::identity::session_from_headers;
 use crate::limits::{ConnectionRefused, Limits};
@@ -17,7 +19,7 @@ use app::{shell, App};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::*;
@@ -105,6 +107,11 @@ impl Application {
                 idempotency_window: config.idempotency_window,
                 journal_queue: config.journal_queue,
                 event_log: config.event_log,
+                files: FileLimits {
+                    max_bytes: config.max_attachment_bytes,
+                    per_message: config.max_attachments,
+                    total_bytes: config.attachments_total_bytes,
+                },
             },
             config.data_dir.as_deref(),
         )?;
@@ -123,6 +130,10 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
         };
         let hub_handle = hub.clone();
+        let files_state = attachments::FilesState {
+            hub: hub.clone(),
+            limits: limits.clone(),
+        };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let state = AppState {
@@ -168,6 +179,15 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .with_state(state)
             .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+            // After the body limit: uploads have their own (`--max-attachment-bytes`).
+            .route(
+                "/api/upload",
+                post(attachments::upload).with_state(files_state.clone()),
+            )
+            .route(
+                "/files/{id}/{name}",
+                get(attachments::download).with_state(files_state),
+            )
             .layer(axum::middleware::from_fn_with_state(
                 policy,
                 policy::guard_api,

@@ -19,7 +19,8 @@
 use crate::hub::Change;
 use crate::identity::TokenHash;
 use app::model::{
-    Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction, HISTORY_LEN,
+    Attachment, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction,
+    HISTORY_LEN,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ use uuid::Uuid;
 
 /// Name of the database file inside the data dir.
 pub const DATABASE_FILE: &str = "flack.sqlite3";
+/// The directory (in the data dir) holding attachments, one file per id.
+pub const FILES_DIR: &str = "files";
 /// Most entries committed in one transaction.
 const MAX_BATCH: usize = 4096;
 /// Attempts at a failing commit before the server stops (fail-stop: nothing
@@ -41,7 +44,8 @@ const COMMIT_ATTEMPTS: u32 = 5;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`:
-/// 1, the first schema; 2, edits (`edited_at`) and reactions.
+/// 1, the first schema; 2, edits (`edited_at`) and reactions; 3,
+/// attachments (JSON, the files themselves in `FILES_DIR`).
 const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE users (
@@ -91,6 +95,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel_key, seq, emoji, user_name)
     ) WITHOUT ROWID;
 "#,
+    r#"
+    ALTER TABLE messages ADD COLUMN attachments TEXT;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,8 @@ pub enum StoreError {
     },
     #[error("the database {path} holds an invalid row: {detail}")]
     Corrupt { path: PathBuf, detail: String },
+    #[error("cannot use the attachments directory {path}: {detail}")]
+    Files { path: PathBuf, detail: String },
 }
 
 /// One change the hub made, to be recorded.
@@ -156,8 +165,17 @@ pub struct SendRecord {
     pub window: usize,
 }
 
-/// `(seq, author, body, sent_at, client_id, edited_at)` of a stored message.
-type MessageRow = (i64, String, String, String, Option<String>, Option<String>);
+/// `(seq, author, body, sent_at, client_id, edited_at, attachments)` of a
+/// stored message.
+type MessageRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Everything the database holds, for the hub to start from.
 #[derive(Debug, Default)]
@@ -270,7 +288,7 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
         .map_err(sql)?;
     let mut messages = conn
         .prepare(
-            "SELECT seq, author, body, sent_at, client_id, edited_at FROM messages
+            "SELECT seq, author, body, sent_at, client_id, edited_at, attachments FROM messages
              WHERE channel_key = ?1 ORDER BY seq DESC LIMIT ?2",
         )
         .map_err(sql)?;
@@ -296,6 +314,7 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })
             .map_err(sql)?
@@ -306,7 +325,13 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
             serde_json::from_value(serde_json::Value::String(raw))
                 .map_err(|e| corrupt(e.to_string()))
         };
-        for (seq, author, body, sent_at, client_id, edited_at) in rows.into_iter().rev() {
+        for (seq, author, body, sent_at, client_id, edited_at, attachments) in
+            rows.into_iter().rev()
+        {
+            let attachments: Vec<Attachment> = match attachments {
+                Some(json) => serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?,
+                None => Vec::new(),
+            };
             let mut reactions: Vec<Reaction> = Vec::new();
             let emojis: Vec<(String, String)> = reacted
                 .query_map(params![key, seq], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -339,6 +364,7 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
                 edited_at: edited_at.map(timestamp).transpose()?,
                 reactions,
                 mentions: Vec::new(),
+                attachments,
             });
         }
         snapshot.channels.push((channel, head as u64, list));
@@ -519,9 +545,12 @@ fn commit_change(
 ) -> rusqlite::Result<()> {
     match change {
         Change::Posted(m) => {
+            // Serializing a list of plain structs cannot fail.
+            let attachments = (!m.attachments.is_empty())
+                .then(|| serde_json::to_string(&m.attachments).unwrap_or_default());
             tx.execute(
-                "INSERT INTO messages (channel_key, seq, author, body, sent_at, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![key, m.seq as i64, m.author.as_str(), m.body.as_str(), m.sent_at.to_rfc3339(), m.client_id.as_ref().map(ClientId::as_str)],
+                "INSERT INTO messages (channel_key, seq, author, body, sent_at, client_id, attachments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![key, m.seq as i64, m.author.as_str(), m.body.as_str(), m.sent_at.to_rfc3339(), m.client_id.as_ref().map(ClientId::as_str), attachments],
             )?;
             let oldest_kept: Option<i64> = tx
                 .query_row(

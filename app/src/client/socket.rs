@@ -27,6 +27,7 @@ pub fn send(outgoing: Outgoing) {
         channel: outgoing.channel,
         client_id: outgoing.client_id,
         body: outgoing.body,
+        attachments: outgoing.attachments.into_iter().map(|a| a.id).collect(),
     });
     #[cfg(not(feature = "browser"))]
     let _ = outgoing;
@@ -258,6 +259,7 @@ mod imp {
                     channel: item.channel.clone(),
                     client_id: item.client_id.clone(),
                     body: item.body.clone(),
+                    attachments: item.attachments.iter().map(|a| a.id.clone()).collect(),
                 });
             }
         });

@@ -111,7 +111,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
 
     let send = move || match MessageBody::parse(&draft.get_untracked()) {
         Ok(body) => {
-            chat.send(channel.clone(), body);
+            chat.send(channel.clone(), body, Vec::new());
             draft.set(String::new());
             error.set(None);
         }

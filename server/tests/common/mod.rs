@@ -182,6 +182,28 @@ impl Client {
             .expect("request is answered")
     }
 
+    /// `POST /api/upload?name=…` with `bytes` as the body.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/upload", self.base))
+            .query(&[("name", name)])
+            // What the uploader claims; the server must not believe it.
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
+    /// `GET path` on the server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
     pub async fn register(&mut self, name: &str) -> reqwest::Response {
         let response = self.post("register", json!({ "display_name": name })).await;
         if let Some(set_cookie) = response.headers().get("set-cookie") {
