@@ -178,3 +178,57 @@ test("@mentions complete from known users, are highlighted, and mark the message
   await alice.close();
   await bob.close();
 });
+
+/** A 1×1 PNG. */
+const DOT_PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+test("attachments: an upload shows progress, images preview for everyone, other files download, and too large is refused", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  await bothIn(a, b, unique("files"));
+
+  // Picked with the button; the upload is held back a moment so its progress bar shows.
+  await a.route("**/api/upload**", async (route) => {
+    await new Promise((r) => setTimeout(r, 700));
+    await route.continue();
+  });
+  const chooser = a.waitForEvent("filechooser");
+  await a.getByRole("button", { name: "Attach file" }).click();
+  await (await chooser).setFiles([{ name: "dot.png", mimeType: "image/png", buffer: DOT_PNG }]);
+  await expect(a.getByRole("progressbar", { name: "Uploading dot.png" })).toBeVisible();
+  await expect(a.getByRole("button", { name: "Remove dot.png" })).toBeVisible();
+  await a.unroute("**/api/upload**");
+  await send(a, "here it is");
+  for (const page of [a, b]) {
+    const image = article(page, "here it is").getByRole("img", { name: "dot.png" });
+    await expect(image).toBeVisible();
+    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
+  }
+
+  // Dropped onto the composer: a text file becomes a download link.
+  const dropped = await a.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["hello, file"], "notes.txt", { type: "image/png" }));
+    return dt;
+  });
+  await a.locator("form.composer").dispatchEvent("drop", { dataTransfer: dropped });
+  await expect(a.getByRole("button", { name: "Remove notes.txt" })).toBeVisible();
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  const link = article(b, "notes.txt").getByRole("link", { name: /notes\.txt/ });
+  await expect(link).toHaveAttribute("download", "notes.txt");
+  await expect(article(b, "notes.txt")).toContainText("11 B");
+  const response = await b.request.get((await link.getAttribute("href")) ?? "");
+  expect(response.headers()["content-disposition"]).toContain("attachment");
+  expect(response.headers()["content-type"]).toBe("application/octet-stream");
+  expect(await response.text()).toBe("hello, file");
+
+  // Too large: a clear refusal, nothing to send.
+  const chooser2 = b.waitForEvent("filechooser");
+  await b.getByRole("button", { name: "Attach file" }).click();
+  await (await chooser2).setFiles([{ name: "huge.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(11 * 1024 * 1024, 1) }]);
+  await expect(b.getByRole("alert").filter({ hasText: "huge.bin" })).toContainText("limit");
+  await alice.close();
+  await bob.close();
+});

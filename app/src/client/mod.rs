@@ -1,5 +1,5 @@
-//! Browser-only services: the WebSocket (`socket`) and what the browser
-//! remembers in localStorage. On the server every function here is a no-op,
+//! Browser-only services: the WebSocket (`socket`), file uploads (`upload`)
+//! and what the browser remembers in localStorage. On the server every function here is a no-op,
 //! so components can call them unconditionally.
 //!
 //! Invariant: localStorage is read only after hydration (from effects and
@@ -8,6 +8,7 @@
 use crate::model::ChannelName;
 
 pub mod socket;
+pub mod upload;
 
 /// Remembers the channel the user is in, for their next visit.
 pub fn remember_channel(channel: &ChannelName) {

@@ -4,13 +4,14 @@
 //! Esc closes). Empty messages are not sent; a refused one keeps its draft and says
 //! why.
 
+use crate::components::attachments::{Upload, UploadState, UploadTray};
 use crate::components::field::{sentence, FieldError};
 use crate::model::{
-    ChannelName, DisplayName, InputError, MessageBody, DISPLAY_NAME_MAX_CHARS,
+    Attachment, ChannelName, DisplayName, InputError, MessageBody, DISPLAY_NAME_MAX_CHARS,
     MESSAGE_BODY_MAX_CHARS,
 };
 use crate::state::Chat;
-use leptos::html::Textarea;
+use leptos::html::{Input, Textarea};
 use leptos::prelude::*;
 
 /// At most this many people are offered at once.
@@ -109,15 +110,45 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
         close();
     };
 
-    let send = move || match MessageBody::parse(&draft.get_untracked()) {
-        Ok(body) => {
-            chat.send(channel.clone(), body, Vec::new());
-            draft.set(String::new());
-            error.set(None);
+    let uploads = RwSignal::new(Vec::<Upload>::new());
+    let picker = NodeRef::<Input>::new();
+    let dropping = RwSignal::new(false);
+    let send = move || {
+        if uploads.with_untracked(|u| u.iter().any(|f| matches!(f.state, UploadState::Sending(_))))
+        {
+            error.set(Some("Wait until your files have uploaded.".into()));
+            return;
         }
-        // Nothing to send: not an error worth a message.
-        Err(InputError::Empty { .. }) => {}
-        Err(e) => error.set(Some(sentence(&e.to_string()))),
+        let files: Vec<Attachment> = uploads.with_untracked(|u| {
+            u.iter()
+                .filter_map(|f| match &f.state {
+                    UploadState::Ready(file) => Some(file.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        let typed = draft.get_untracked();
+        // A message of only files says which files.
+        let text = if typed.trim().is_empty() && !files.is_empty() {
+            files
+                .iter()
+                .map(|f| format!("📎 {}", f.name))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            typed
+        };
+        match MessageBody::parse(&text) {
+            Ok(body) => {
+                chat.send(channel.clone(), body, files);
+                draft.set(String::new());
+                uploads.update(|u| u.retain(|f| !matches!(f.state, UploadState::Ready(_))));
+                error.set(None);
+            }
+            // Nothing to send: not an error worth a message.
+            Err(InputError::Empty { .. }) => {}
+            Err(e) => error.set(Some(sentence(&e.to_string()))),
+        }
     };
     let send_on_submit = send.clone();
 
@@ -179,11 +210,27 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
     view! {
         <form
             class="composer"
+            class:dropping=move || dropping.get()
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 send_on_submit();
             }
+            on:dragover=move |ev: leptos::ev::DragEvent| {
+                // Accepting the drag is what makes a drop possible.
+                ev.prevent_default();
+                dropping.set(true);
+            }
+            on:dragleave=move |_| dropping.set(false)
+            on:drop=move |ev: leptos::ev::DragEvent| {
+                ev.prevent_default();
+                dropping.set(false);
+                #[cfg(feature = "browser")]
+                if let Some(files) = ev.data_transfer().and_then(|d| d.files()) {
+                    crate::components::attachments::upload_all(files, uploads);
+                }
+            }
         >
+            <UploadTray uploads/>
             <label for="message-input" class="visually-hidden">"Message"</label>
             <textarea
                 id="message-input"
@@ -244,7 +291,39 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                     }}
                 </ul>
             </Show>
-            <button type="submit" disabled=move || !chat.hydrated.get()>"Send"</button>
+            <div class="composer-buttons">
+                <input
+                    type="file"
+                    multiple
+                    class="visually-hidden"
+                    tabindex="-1"
+                    aria-hidden="true"
+                    node_ref=picker
+                    on:change=move |_| {
+                        #[cfg(feature = "browser")]
+                        if let Some(input) = picker.get_untracked() {
+                            if let Some(files) = input.files() {
+                                crate::components::attachments::upload_all(files, uploads);
+                            }
+                            // The same file can be chosen again.
+                            input.set_value("");
+                        }
+                    }
+                />
+                <button
+                    type="button"
+                    class="attach"
+                    aria-label="Attach file"
+                    title="Attach file (or drop files here)"
+                    disabled=move || !chat.hydrated.get()
+                    on:click=move |_| {
+                        if let Some(input) = picker.get_untracked() {
+                            input.click();
+                        }
+                    }
+                >"📎"</button>
+                <button type="submit" disabled=move || !chat.hydrated.get()>"Send"</button>
+            </div>
             <Show when=move || { length() > COUNTER_FROM }>
                 <span class="counter" class:over=move || { length() > MESSAGE_BODY_MAX_CHARS }>
                     {move || format!("{} / {}", length(), MESSAGE_BODY_MAX_CHARS)}

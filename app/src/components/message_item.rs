@@ -6,6 +6,7 @@
 //! rendered from its Markdown and sanitized (`Message::html`); nothing a
 //! user typed is ever inserted as HTML by the browser.
 
+use crate::components::attachments::AttachmentList;
 use crate::model::{Emoji, Message, MessageBody, Reaction, Timestamp, REACTIONS};
 use crate::state::{Chat, Outgoing};
 use leptos::html::Textarea;
@@ -49,6 +50,7 @@ pub fn MessageItem(message: Message) -> impl IntoView {
             <Show when=editing fallback=move || view! { <MessageBodyView message=body.clone()/> }>
                 <EditForm message=editor.clone()/>
             </Show>
+            <AttachmentList attachments=message.attachments.clone()/>
             <Reactions message=reactions_of/>
             <div class="message-actions">
                 <ReactionPicker message=message.clone()/>

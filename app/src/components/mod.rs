@@ -2,6 +2,7 @@
 //! call server functions; none of them holds chat state of its own beyond
 //! what a form field needs.
 
+pub mod attachments;
 pub mod channel_form;
 pub mod channel_list;
 pub mod composer;
