@@ -353,13 +353,14 @@ impl Attachment {
         )
     }
 
-    /// "12.5 KB", "3.1 MB": the size for people.
+    /// "12.5 KB", "3.1 MB": the size for people. Integer arithmetic keeps
+    /// float formatting (tens of KB) out of the browser's WASM.
     pub fn size_label(&self) -> String {
-        let size = self.size as f64;
+        let tenths = |unit: u64| (self.size * 10 + unit / 2) / unit;
         match self.size {
             0..1_000 => format!("{} B", self.size),
-            1_000..1_000_000 => format!("{:.1} KB", size / 1e3),
-            _ => format!("{:.1} MB", size / 1e6),
+            1_000..1_000_000 => format!("{}.{} KB", tenths(1_000) / 10, tenths(1_000) % 10),
+            _ => format!("{}.{} MB", tenths(1_000_000) / 10, tenths(1_000_000) % 10),
         }
     }
 }
@@ -535,6 +536,20 @@ mod tests {
             DisplayName::parse("Ｂｏｂ").unwrap().key(),
             DisplayName::parse("bob").unwrap().key()
         );
+    }
+
+    #[test]
+    fn attachment_sizes_read_like_people_write_them() {
+        let sized = |size| Attachment {
+            id: AttachmentId::parse(&"a".repeat(32)).unwrap(),
+            name: "f".into(),
+            size,
+            content_type: "text/plain".into(),
+        };
+        assert_eq!(sized(11).size_label(), "11 B");
+        assert_eq!(sized(12_549).size_label(), "12.5 KB");
+        assert_eq!(sized(999_999).size_label(), "1000.0 KB");
+        assert_eq!(sized(3_150_000).size_label(), "3.2 MB");
     }
 
     #[test]

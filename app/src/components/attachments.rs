@@ -107,7 +107,7 @@ pub fn UploadTray(uploads: RwSignal<Vec<Upload>>) -> impl IntoView {
                         .into_iter()
                         .map(|Upload { key, name, state }| match state {
                             UploadState::Sending(done) => {
-                                let percent = (done * 100.0).round();
+                                let percent = (done * 100.0).round() as u32;
                                 view! {
                                     <li class="upload">
                                         <span>{name.clone()}</span>
