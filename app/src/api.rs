@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::error::ApiErrorCode;
 #[cfg(feature = "ssr")]
 use crate::model::ChannelName;
-use crate::model::{Channel, ChannelHistory, DisplayName, UserInfo};
+use crate::model::{Channel, ChannelHistory, DisplayName, Person, UserInfo};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -35,6 +35,7 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> Result<Channel, ApiError>;
     async fn channels(&self) -> Vec<Channel>;
     async fn users(&self) -> Vec<DisplayName>;
+    async fn people(&self) -> Vec<Person>;
     async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError>;
 }
 
@@ -65,6 +66,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/create_channel", &["name"]),
     ("/api/list_channels", &[]),
     ("/api/list_users", &[]),
+    ("/api/people", &[]),
     ("/api/channel_history", &["channel"]),
 ];
 
@@ -107,6 +109,13 @@ pub async fn list_channels() -> Result<Vec<Channel>, ApiError> {
 #[server(endpoint = "list_users", input = server_fn::codec::Json)]
 pub async fn list_users() -> Result<Vec<DisplayName>, ApiError> {
     Ok(edge::backend()?.users().await)
+}
+
+/// `POST /api/people {}`: every user with their presence, sorted by name
+/// ignoring case.
+#[server(endpoint = "people", input = server_fn::codec::Json)]
+pub async fn people() -> Result<Vec<Person>, ApiError> {
+    Ok(edge::backend()?.people().await)
 }
 
 /// `POST /api/channel_history {"channel": "general"}`: the 100 most recent
@@ -152,12 +161,13 @@ mod tests {
         );
         assert_eq!(listed(ListChannels::PATH), fields(ListChannels {}));
         assert_eq!(listed(ListUsers::PATH), fields(ListUsers {}));
+        assert_eq!(listed(People::PATH), fields(People {}));
         assert_eq!(
             listed(FetchHistory::PATH),
             fields(FetchHistory {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 6);
+        assert_eq!(ENDPOINT_FIELDS.len(), 7);
     }
 }

@@ -383,6 +383,33 @@ pub fn file_name(raw: &str) -> String {
     }
 }
 
+/// Whether someone is here: `online` with any tab in view, `away` when all
+/// their tabs are hidden, `offline` with none open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Online,
+    Away,
+    Offline,
+}
+
+impl PresenceStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Away => "away",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// A user and whether they are here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Person {
+    pub name: DisplayName,
+    pub status: PresenceStatus,
+}
+
 /// Who a user is, as everyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {

@@ -7,7 +7,7 @@
 
 use crate::model::{
     AttachmentId, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    Reaction, Timestamp, UserInfo,
+    PresenceStatus, Reaction, Timestamp, UserInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -50,13 +50,19 @@ pub enum ClientFrame {
         emoji: Emoji,
         add: bool,
     },
+    /// This tab is hidden (`true`) or in view again (`false`).
+    Away { away: bool },
+    /// The user is typing in `channel` (send at most every few seconds).
+    Typing { channel: ChannelName },
     /// Application-level heartbeat; answered with `pong`.
     Ping,
 }
 
 impl ClientFrame {
     /// The frame types a client may send (for `unknown_type` errors).
-    pub const TYPES: [&'static str; 6] = ["join", "send", "edit", "delete", "react", "ping"];
+    pub const TYPES: [&'static str; 8] = [
+        "join", "send", "edit", "delete", "react", "away", "typing", "ping",
+    ];
 }
 
 /// Machine-readable reason of an `error` frame.
@@ -181,6 +187,17 @@ pub enum ServerFrame {
     /// Someone created a channel.
     ChannelCreated {
         channel: Channel,
+    },
+    /// `user` is now `status` (sent to every connection).
+    Presence {
+        user: DisplayName,
+        status: PresenceStatus,
+    },
+    /// `user` is typing in `channel` (to its viewers; not an event: no
+    /// `seq`, not replayed). Show it for a few seconds.
+    Typing {
+        channel: ChannelName,
+        user: DisplayName,
     },
     Pong,
     /// A frame type this client does not know: ignored.
@@ -417,7 +434,8 @@ mod tests {
 
     #[test]
     fn clients_ignore_unknown_server_frames_and_codes() {
-        let frame: ServerFrame = serde_json::from_str(r#"{"type":"typing","who":"bob"}"#).unwrap();
+        let frame: ServerFrame =
+            serde_json::from_str(r#"{"type":"dance_party","who":"bob"}"#).unwrap();
         assert_eq!(frame, ServerFrame::Unknown);
         let frame: ServerFrame =
             serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();

@@ -12,10 +12,11 @@
 
 use crate::model::{
     Attachment, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message,
-    MessageBody, UserInfo,
+    MessageBody, Person, PresenceStatus, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
+use std::collections::HashMap;
 
 /// How many messages the browser keeps for the open channel while it stays
 /// open (the server keeps `HISTORY_LEN`; a long session may show more).
@@ -169,7 +170,24 @@ pub struct Chat {
     pub editing: RwSignal<Option<u64>>,
     /// Everyone's display names, for `@mention` completion.
     pub users: RwSignal<Vec<DisplayName>>,
+    /// Everyone and whether they are here, live (`presence` frames).
+    pub people: RwSignal<Vec<Person>>,
+    /// Who is typing where, and until when (ms since the epoch).
+    pub typing: RwSignal<Vec<Typing>>,
+    /// Each channel's unsent draft, kept while switching channels.
+    pub drafts: RwSignal<HashMap<ChannelName, String>>,
 }
+
+/// Someone typing in a channel, shown until `until` (ms since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typing {
+    pub channel: ChannelName,
+    pub user: DisplayName,
+    pub until: f64,
+}
+
+/// How long a `typing` notice shows without another.
+pub const TYPING_SHOWN_MS: f64 = 6_000.0;
 
 impl Chat {
     pub fn new() -> Self {
@@ -183,6 +201,9 @@ impl Chat {
             notice: RwSignal::new(None),
             editing: RwSignal::new(None),
             users: RwSignal::new(Vec::new()),
+            people: RwSignal::new(Vec::new()),
+            typing: RwSignal::new(Vec::new()),
+            drafts: RwSignal::new(HashMap::new()),
         }
     }
 
@@ -198,6 +219,44 @@ impl Chat {
             if let Ok(list) = crate::api::list_users().await {
                 users.set(list);
             }
+        });
+    }
+
+    /// Fetches everyone's presence (after each connect; `presence` frames
+    /// keep it current from then on).
+    pub fn refresh_people(&self) {
+        let people = self.people;
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = crate::api::people().await {
+                people.set(list);
+            }
+        });
+    }
+
+    /// Applies a `presence` frame.
+    pub fn set_presence(&self, user: DisplayName, status: PresenceStatus) {
+        self.people
+            .update(|people| match people.iter_mut().find(|p| p.name == user) {
+                Some(person) => person.status = status,
+                None => people.push(Person { name: user, status }),
+            });
+    }
+
+    /// Applies a `typing` frame (never about oneself).
+    pub fn someone_typing(&self, channel: ChannelName, user: DisplayName, now: f64) {
+        let me = self
+            .user
+            .with_untracked(|u| u.as_ref().is_some_and(|u| u.display_name == user));
+        if me {
+            return;
+        }
+        self.typing.update(|typing| {
+            typing.retain(|t| !(t.channel == channel && t.user == user) && t.until > now);
+            typing.push(Typing {
+                channel,
+                user,
+                until: now + TYPING_SHOWN_MS,
+            });
         });
     }
 

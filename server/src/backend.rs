@@ -8,7 +8,7 @@ use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
 use app::api::ChatBackend;
 use app::error::{ApiError, ApiErrorCode};
-use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, UserInfo};
+use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, Person, UserInfo};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -99,6 +99,10 @@ impl ChatBackend for HubBackend {
 
     async fn users(&self) -> Vec<DisplayName> {
         self.hub.users()
+    }
+
+    async fn people(&self) -> Vec<Person> {
+        self.hub.people()
     }
 
     async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError> {

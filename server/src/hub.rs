@@ -28,7 +28,7 @@
 
 use app::model::{
     Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji,
-    Message, MessageBody, Reaction, Timestamp, UserInfo, HISTORY_LEN,
+    Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, UserInfo, HISTORY_LEN,
 };
 use app::protocol::ServerFrame;
 use axum::body::Bytes;
@@ -96,7 +96,8 @@ pub enum HubError {
     Attachment(#[from] FileError),
 }
 
-/// A channel event, with its frame serialized once.
+/// A channel event, with its frame serialized once. `seq` 0 marks an
+/// ephemeral notice (typing) that is sent to viewers but is no event.
 #[derive(Debug)]
 pub struct Event {
     pub seq: u64,
@@ -217,6 +218,62 @@ struct State {
     /// refused rather than acknowledged without being stored.
     journal_closed: bool,
     last_ticket: u64,
+    /// Open connections per user (absent: offline).
+    presence: HashMap<Uuid, Connections>,
+}
+
+/// One user's open connections and how many of them are hidden tabs.
+#[derive(Debug, Default, Clone, Copy)]
+struct Connections {
+    open: u32,
+    away: u32,
+}
+
+impl Connections {
+    fn status(self) -> PresenceStatus {
+        match self {
+            Self { open: 0, .. } => PresenceStatus::Offline,
+            Self { open, away } if away >= open => PresenceStatus::Away,
+            _ => PresenceStatus::Online,
+        }
+    }
+}
+
+/// A connection's share of its user's presence: counted while it lives,
+/// uncounted when dropped, so presence settles as soon as a tab closes.
+pub struct Online {
+    hub: Hub,
+    user: Uuid,
+    name: DisplayName,
+    away: bool,
+}
+
+impl Online {
+    /// This connection's tab is hidden (`true`) or in view (`false`).
+    pub fn set_away(&mut self, away: bool) {
+        if away != self.away {
+            self.away = away;
+            self.hub.update_presence(self.user, &self.name, |c| {
+                if away {
+                    c.away += 1;
+                } else {
+                    c.away = c.away.saturating_sub(1);
+                }
+            });
+        }
+    }
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        let away = self.away;
+        self.hub.update_presence(self.user, &self.name, |c| {
+            c.open = c.open.saturating_sub(1);
+            if away {
+                c.away = c.away.saturating_sub(1);
+            }
+        });
+    }
 }
 
 struct User {
@@ -1026,9 +1083,86 @@ impl Hub {
         &self.shared.server_id
     }
 
-    /// Channel creations, live.
+    /// Channel creations and presence changes, live.
     pub fn subscribe_lobby(&self) -> broadcast::Receiver<Utf8Bytes> {
         self.shared.lobby.subscribe()
+    }
+
+    /// Counts a connection of `user` until the returned guard is dropped.
+    pub fn connect(&self, user: &UserInfo) -> Option<Online> {
+        let id: Uuid = user.user_id.parse().ok()?;
+        self.update_presence(id, &user.display_name, |c| c.open += 1);
+        Some(Online {
+            hub: self.clone(),
+            user: id,
+            name: user.display_name.clone(),
+            away: false,
+        })
+    }
+
+    /// Changes `user`'s connection counts and tells everyone when that
+    /// changes their status.
+    fn update_presence(
+        &self,
+        user: Uuid,
+        name: &DisplayName,
+        change: impl FnOnce(&mut Connections),
+    ) {
+        let mut state = self.state();
+        let before = state.presence.get(&user).copied().unwrap_or_default();
+        let mut after = before;
+        change(&mut after);
+        if after.open == 0 {
+            state.presence.remove(&user);
+        } else {
+            state.presence.insert(user, after);
+        }
+        if before.status() != after.status() {
+            let frame = ServerFrame::Presence {
+                user: name.clone(),
+                status: after.status(),
+            };
+            // Nobody listening is fine.
+            let _ = self.shared.lobby.send(frame.to_json().into());
+        }
+    }
+
+    /// Everyone, sorted by name ignoring case, with their status.
+    pub fn people(&self) -> Vec<Person> {
+        let state = self.state();
+        let mut keyed: Vec<(&String, &Uuid)> = state.names.iter().collect();
+        keyed.sort();
+        keyed
+            .into_iter()
+            .filter_map(|(_, id)| {
+                let user = state.users.get(id)?;
+                let status = state.presence.get(id).copied().unwrap_or_default().status();
+                Some(Person {
+                    name: user.info.display_name.clone(),
+                    status,
+                })
+            })
+            .collect()
+    }
+
+    /// Tells `channel`'s viewers that `user` is typing. Not an event: no
+    /// `seq`, not stored, not replayed (`seq` 0 marks it for sessions).
+    pub fn typing(&self, user: &UserInfo, channel: &ChannelName) -> Result<(), HubError> {
+        let state = self.state();
+        let room = state
+            .channels
+            .get(&channel.key())
+            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let frame = ServerFrame::Typing {
+            channel: room.info.name.clone(),
+            user: user.display_name.clone(),
+        };
+        let _ = room.live.send(Arc::new(Event {
+            seq: 0,
+            id: 0,
+            frame: frame.to_json().into(),
+        }));
+        Ok(())
     }
 }
 

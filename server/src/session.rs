@@ -13,7 +13,7 @@
 //!   silent past the idle timeout, is disconnected; it resumes on reconnect.
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
-use crate::hub::{Event, Hub, HubError, Joined, Ticket};
+use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
@@ -46,6 +46,10 @@ const MAX_PENDING_ACKS: usize = 1024;
 /// Live events written in one batch (then flushed) when a viewer finds
 /// several waiting: bounds how long one connection holds its worker.
 const MAX_BATCH: usize = 64;
+
+/// A connection's `typing` notices closer together than this are dropped
+/// (browsers send one every few seconds at most).
+const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 /// Per-connection timing settings.
 #[derive(Debug, Clone)]
@@ -93,6 +97,9 @@ struct Session<S> {
     /// the read loop does not wait for each commit).
     pending_acks: VecDeque<(Ticket, ServerFrame)>,
     durable: Option<tokio::sync::watch::Receiver<u64>>,
+    /// This connection's part in its user's presence (dropped with it).
+    online: Option<Online>,
+    last_typing: Option<Instant>,
 }
 
 /// Runs one connection until the client leaves, misbehaves past its limits,
@@ -120,7 +127,10 @@ pub async fn run<S>(
         last_heard: Instant::now(),
         pending_acks: VecDeque::new(),
         durable: None,
+        online: None,
+        last_typing: None,
     };
+    session.online = session.hub.connect(&session.user);
     session.durable = session.hub.durable_progress();
     let ended = session.serve(&shutdown).await;
     let name = session.user.display_name.clone();
@@ -299,6 +309,29 @@ where
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ended> {
         match frame {
             ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
+            ClientFrame::Away { away } => {
+                if let Some(online) = self.online.as_mut() {
+                    online.set_away(away);
+                }
+                Ok(())
+            }
+            ClientFrame::Typing { channel } => {
+                if self
+                    .last_typing
+                    .is_some_and(|at| at.elapsed() < TYPING_EVERY)
+                {
+                    return Ok(());
+                }
+                self.last_typing = Some(Instant::now());
+                match self.hub.typing(&self.user, &channel) {
+                    Ok(()) => Ok(()),
+                    Err(err) => {
+                        let mut frame = hub_error_frame(&err);
+                        frame.channel = Some(channel.to_string());
+                        self.send_frame(&ServerFrame::Error(frame)).await
+                    }
+                }
+            }
             ClientFrame::Join { channel, after } => match self.hub.join(&channel, after) {
                 Ok(joined) => self.start_viewing(joined).await,
                 Err(err) => {
@@ -476,7 +509,11 @@ where
         while let Some(viewing) = self.viewing.as_mut() {
             match event {
                 Ok(event) => {
-                    if event.seq > viewing.last_seq {
+                    if event.seq == 0 {
+                        // A notice (typing), not an event: never moves last_seq.
+                        self.feed(WsMessage::Text(event.frame.clone())).await?;
+                        fed += 1;
+                    } else if event.seq > viewing.last_seq {
                         viewing.last_seq = event.seq;
                         self.feed(WsMessage::Text(event.frame.clone())).await?;
                         fed += 1;

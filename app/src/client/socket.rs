@@ -42,6 +42,15 @@ pub fn change(frame: crate::protocol::ClientFrame) {
     let _ = frame;
 }
 
+/// Tells the server this user is typing in `channel` (no-op on the server;
+/// dropped when disconnected: typing is a hint, not a message).
+pub fn typing(channel: ChannelName) {
+    #[cfg(feature = "browser")]
+    imp::command(crate::protocol::ClientFrame::Typing { channel });
+    #[cfg(not(feature = "browser"))]
+    let _ = channel;
+}
+
 /// Starts the connection loop once per tab (no-op on the server).
 pub fn start(chat: Chat) {
     #[cfg(feature = "browser")]
@@ -95,6 +104,19 @@ mod imp {
         }
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         COMMANDS.with(|commands| *commands.borrow_mut() = Some(tx));
+        // A hidden tab makes its user "away" (if all their tabs are).
+        let on_visibility = leptos::wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+            command(ClientFrame::Away { away: hidden() });
+        });
+        if let Some(document) = window().document() {
+            use leptos::wasm_bindgen::JsCast;
+            let _ = document.add_event_listener_with_callback(
+                "visibilitychange",
+                on_visibility.as_ref().unchecked_ref(),
+            );
+        }
+        // Lives as long as the tab.
+        on_visibility.forget();
         leptos::task::spawn_local(run(chat, rx));
     }
 
@@ -242,9 +264,18 @@ mod imp {
         sink.send(WsMessage::Text(text)).await.map_err(|_| ())
     }
 
-    /// What to send after a (re)connect: resume the open channel, resend the outbox.
+    /// Whether this tab is hidden (then its user may be away).
+    fn hidden() -> bool {
+        window().document().is_some_and(|d| d.hidden())
+    }
+
+    /// What to send after a (re)connect: whether this tab is hidden, resume
+    /// the open channel, resend the outbox.
     fn resume_frames(chat: Chat) -> Vec<ClientFrame> {
         let mut frames = Vec::new();
+        if hidden() {
+            frames.push(ClientFrame::Away { away: true });
+        }
         chat.log.with_untracked(|log| {
             if let Some(channel) = &log.channel {
                 frames.push(ClientFrame::Join {
@@ -271,6 +302,7 @@ mod imp {
             ServerFrame::Welcome { user, .. } => {
                 crate::client::remember_name(user.display_name.as_str());
                 chat.user.set(Some(user));
+                chat.refresh_people();
                 // Catch up on channels created while we were away; ones
                 // created from now on arrive as `channel_created`.
                 leptos::task::spawn_local(async move {
@@ -282,6 +314,10 @@ mod imp {
                 });
             }
             ServerFrame::ChannelCreated { channel } => chat.learn_channel(channel),
+            ServerFrame::Presence { user, status } => chat.set_presence(user, status),
+            ServerFrame::Typing { channel, user } => {
+                chat.someone_typing(channel, user, js_sys::Date::now())
+            }
             ServerFrame::Message(message) => {
                 if let Some(id) = &message.client_id {
                     let mine = chat.user.with_untracked(|u| {

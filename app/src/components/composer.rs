@@ -14,6 +14,10 @@ use crate::state::Chat;
 use leptos::html::{Input, Textarea};
 use leptos::prelude::*;
 
+/// The least time between two `typing` notices from this composer.
+#[cfg(feature = "browser")]
+const TYPING_EVERY_MS: f64 = 3_000.0;
+
 /// At most this many people are offered at once.
 const SUGGESTIONS_MAX: usize = 8;
 
@@ -49,7 +53,29 @@ const COUNTER_FROM: usize = MESSAGE_BODY_MAX_CHARS - 500;
 #[component]
 pub fn Composer(channel: ChannelName) -> impl IntoView {
     let chat = Chat::expect();
-    let draft = RwSignal::new(String::new());
+    // The draft this channel had when the user left it, if any.
+    let draft = RwSignal::new(
+        chat.drafts
+            .with_untracked(|d| d.get(&channel).cloned())
+            .unwrap_or_default(),
+    );
+    let remember_draft = {
+        let channel = channel.clone();
+        move |text: &str| {
+            chat.drafts.update(|d| {
+                if text.is_empty() {
+                    d.remove(&channel);
+                } else {
+                    d.insert(channel.clone(), text.to_owned());
+                }
+            })
+        }
+    };
+    let remember_on_input = remember_draft.clone();
+    // At most one `typing` notice every few seconds.
+    // (Only the browser sends them.)
+    #[cfg_attr(not(feature = "browser"), allow(unused_variables))]
+    let (typing_sent, typing_channel) = (StoredValue::new(f64::NEG_INFINITY), channel.clone());
     let error = RwSignal::new(None::<String>);
     let placeholder = format!("Message #{channel}");
     let field = NodeRef::<Textarea>::new();
@@ -58,9 +84,11 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
     let offered = RwSignal::new(Vec::<DisplayName>::new());
     let active = RwSignal::new(0usize);
     let span = RwSignal::new(None::<(usize, usize)>);
+    // `try_`: a blur also fires while the composer is being removed (when
+    // the user switches channels), after its signals are gone.
     let close = move || {
-        offered.set(Vec::new());
-        span.set(None);
+        offered.try_set(Vec::new());
+        span.try_set(None);
     };
     let update_completion = move || {
         let Some(el) = field.get_untracked() else {
@@ -142,6 +170,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
             Ok(body) => {
                 chat.send(channel.clone(), body, files);
                 draft.set(String::new());
+                remember_draft("");
                 uploads.update(|u| u.retain(|f| !matches!(f.state, UploadState::Ready(_))));
                 error.set(None);
             }
@@ -250,6 +279,15 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                 prop:value=move || draft.get()
                 on:input=move |ev| {
                     let typed = event_target_value(&ev);
+                    remember_on_input(&typed);
+                    #[cfg(feature = "browser")]
+                    if !typed.trim().is_empty() {
+                        let now = js_sys::Date::now();
+                        if now - typing_sent.get_value() > TYPING_EVERY_MS {
+                            typing_sent.set_value(now);
+                            crate::client::socket::typing(typing_channel.clone());
+                        }
+                    }
                     let wants_names = typed.contains('@');
                     draft.set(typed);
                     error.set(None);

@@ -48,15 +48,20 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
         }
     };
 
+    // A plain closure over the global outbox, not a Memo owned by this
+    // view: opening another channel changes the log while this view is
+    // still mounted, and its closures may run once more as it is torn down;
+    // they must not read anything this view owned.
     let pending_channel = channel.clone();
-    let pending = Memo::new(move |_| {
+    let pending = move || {
         chat.outbox.with(|o| {
             o.iter()
                 .filter(|item| item.channel == pending_channel)
                 .cloned()
                 .collect::<Vec<_>>()
         })
-    });
+    };
+    let pending_for_list = pending.clone();
 
     view! {
         <div class="log-wrap">
@@ -69,7 +74,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                 node_ref=log_el
                 on:scroll=on_scroll
             >
-                <Show when=move || chat.log.with(|l| l.messages.is_empty()) && pending.with(Vec::is_empty)>
+                <Show when=move || chat.log.with(|l| l.messages.is_empty()) && pending().is_empty()>
                     <p class="log-empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <For
@@ -79,7 +84,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                     children=move |message| view! { <MessageItem message/> }
                 />
                 <For
-                    each=move || pending.get()
+                    each=pending_for_list
                     key=|o| (o.client_id.clone(), o.failed.clone())
                     children=move |outgoing| view! { <PendingItem outgoing/> }
                 />

@@ -1,8 +1,9 @@
-//! The sidebar: who you are, the connection status, the channel list and the
-//! form to create a channel. On narrow screens it folds behind a toggle.
+//! The sidebar: who you are, the connection status, the channel list, the
+//! form to create a channel and the people list. On narrow screens it folds behind a toggle.
 
 use crate::components::{
     channel_form::ChannelForm, channel_list::ChannelList, connection_status::ConnectionStatusLine,
+    people::People,
 };
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -55,6 +56,7 @@ pub fn Sidebar() -> impl IntoView {
 
                 <ChannelList/>
                 <ChannelForm/>
+                <People/>
             </div>
         </aside>
     }

@@ -3,7 +3,7 @@
 //! from the history's `head`, so nothing between the two is missed or doubled.
 
 use crate::api;
-use crate::components::{composer::Composer, message_log::MessageLog};
+use crate::components::{composer::Composer, message_log::MessageLog, typing_line::TypingLine};
 use crate::model::ChannelName;
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -51,6 +51,7 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
             <h1><span class="hash" aria-hidden="true">"#"</span>{name.to_string()}</h1>
         </header>
         <MessageLog channel=name.clone()/>
+        <TypingLine channel=name.clone()/>
         <Composer channel=name/>
     }
 }

@@ -1,0 +1,107 @@
+//! Presence and typing against the real server: who is here (online, away,
+//! offline, live to everyone), and ephemeral typing notices to a channel's
+//! viewers only.
+
+mod common;
+
+use common::{TestServer, Ws};
+use serde_json::{json, Value};
+
+/// The next `presence` frame about `user`.
+async fn presence_of(ws: &mut Ws, user: &str) -> String {
+    loop {
+        let frame = ws.until("presence").await;
+        if frame["user"] == user {
+            return frame["status"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+async fn people(client: &common::Client) -> Value {
+    client.post("people", json!({})).await.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn presence_follows_connections_and_hidden_tabs_live() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut b = bob.connect().await;
+    assert_eq!(
+        people(&bob).await,
+        json!([{ "name": "alice", "status": "offline" }, { "name": "bob", "status": "online" }])
+    );
+
+    let mut tab1 = alice.connect().await;
+    assert_eq!(presence_of(&mut b, "alice").await, "online");
+    let mut tab2 = alice.connect().await;
+    tab1.send_json(json!({ "type": "away", "away": true }))
+        .await;
+    // One of two tabs hidden: still online (no frame); both hidden: away.
+    tab2.send_json(json!({ "type": "away", "away": true }))
+        .await;
+    assert_eq!(presence_of(&mut b, "alice").await, "away");
+    assert_eq!(people(&bob).await[0]["status"], "away");
+    tab2.send_json(json!({ "type": "away", "away": false }))
+        .await;
+    assert_eq!(presence_of(&mut b, "alice").await, "online");
+
+    // The visible tab closes: only the hidden one is left, so away; then
+    // none: offline, at once.
+    drop(tab2);
+    assert_eq!(presence_of(&mut b, "alice").await, "away");
+    drop(tab1);
+    assert_eq!(presence_of(&mut b, "alice").await, "offline");
+    assert_eq!(people(&bob).await[0]["status"], "offline");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn typing_reaches_the_channels_viewers_only_and_takes_no_seq() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    alice.create_channel("general").await;
+    alice.create_channel("random").await;
+    let mut a = alice.connect().await;
+    let mut b = bob.connect().await;
+    let mut c = carol.connect().await;
+    b.join("general", None).await;
+    c.join("random", None).await;
+    a.join("general", None).await;
+
+    a.send_json(json!({ "type": "typing", "channel": "general" }))
+        .await;
+    let frame = b.until("typing").await;
+    assert_eq!(
+        frame,
+        json!({ "type": "typing", "channel": "general", "user": "alice" })
+    );
+    // Within the throttle a second notice is dropped; a message is not.
+    a.send_json(json!({ "type": "typing", "channel": "general" }))
+        .await;
+    a.send_message("general", "m1", "hello").await;
+    let next = b.next_json().await;
+    assert_eq!(
+        next["type"], "message",
+        "the repeated notice was dropped: {next}"
+    );
+    assert_eq!(next["seq"], 1, "typing took no seq");
+
+    // Carol views another channel: she hears nothing of it.
+    c.send_json(json!({ "type": "ping" })).await;
+    assert_eq!(c.until("pong").await["type"], "pong");
+    let (backlog, _) = c.join("general", Some(0)).await;
+    assert!(
+        backlog.iter().all(|f| f["type"] != "typing"),
+        "typing is never replayed: {backlog:?}"
+    );
+    // After the throttle, a notice for a channel that does not exist is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    a.send_json(json!({ "type": "typing", "channel": "nowhere" }))
+        .await;
+    let err = a.until("error").await;
+    assert_eq!(err["code"], "unknown_channel");
+    server.stop().await;
+}
