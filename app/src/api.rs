@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::error::ApiErrorCode;
 #[cfg(feature = "ssr")]
 use crate::model::ChannelName;
-use crate::model::{Channel, ChannelHistory, DisplayName, Person, UserInfo};
+use crate::model::{Channel, ChannelHistory, DisplayName, Person, Unread, UserInfo};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -36,6 +36,7 @@ pub trait ChatBackend: Send + Sync + 'static {
     async fn channels(&self) -> Vec<Channel>;
     async fn users(&self) -> Vec<DisplayName>;
     async fn people(&self) -> Vec<Person>;
+    async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError>;
     async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError>;
 }
 
@@ -67,6 +68,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/list_channels", &[]),
     ("/api/list_users", &[]),
     ("/api/people", &[]),
+    ("/api/unread", &[]),
     ("/api/channel_history", &["channel"]),
 ];
 
@@ -118,6 +120,13 @@ pub async fn people() -> Result<Vec<Person>, ApiError> {
     Ok(edge::backend()?.people().await)
 }
 
+/// `POST /api/unread {}` (signed in): per channel with unread messages,
+/// how many, how many mention you, and your read position.
+#[server(endpoint = "unread", input = server_fn::codec::Json)]
+pub async fn fetch_unread() -> Result<Vec<Unread>, ApiError> {
+    edge::backend()?.unread(&edge::headers()).await
+}
+
 /// `POST /api/channel_history {"channel": "general"}`: the 100 most recent
 /// messages, oldest first, and the channel's `head`.
 #[server(endpoint = "channel_history", input = server_fn::codec::Json)]
@@ -162,12 +171,13 @@ mod tests {
         assert_eq!(listed(ListChannels::PATH), fields(ListChannels {}));
         assert_eq!(listed(ListUsers::PATH), fields(ListUsers {}));
         assert_eq!(listed(People::PATH), fields(People {}));
+        assert_eq!(listed(FetchUnread::PATH), fields(FetchUnread {}));
         assert_eq!(
             listed(FetchHistory::PATH),
             fields(FetchHistory {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 7);
+        assert_eq!(ENDPOINT_FIELDS.len(), 8);
     }
 }

@@ -410,6 +410,16 @@ pub struct Person {
     pub status: PresenceStatus,
 }
 
+/// What one user has not read in one channel: messages by others after
+/// their read position (`last_read`), and how many of those mention them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Unread {
+    pub channel: ChannelName,
+    pub unread: u32,
+    pub mentions: u32,
+    pub last_read: u64,
+}
+
 /// Who a user is, as everyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {

@@ -50,6 +50,9 @@ pub enum ClientFrame {
         emoji: Emoji,
         add: bool,
     },
+    /// The user has read `channel` up to `seq` (a read position only moves
+    /// forward, and never past the channel's `head`).
+    Read { channel: ChannelName, seq: u64 },
     /// This tab is hidden (`true`) or in view again (`false`).
     Away { away: bool },
     /// The user is typing in `channel` (send at most every few seconds).
@@ -60,8 +63,8 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The frame types a client may send (for `unknown_type` errors).
-    pub const TYPES: [&'static str; 8] = [
-        "join", "send", "edit", "delete", "react", "away", "typing", "ping",
+    pub const TYPES: [&'static str; 9] = [
+        "join", "send", "edit", "delete", "react", "read", "away", "typing", "ping",
     ];
 }
 

@@ -12,7 +12,7 @@
 
 use crate::model::{
     Attachment, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message,
-    MessageBody, Person, PresenceStatus, UserInfo,
+    MessageBody, Person, PresenceStatus, Unread, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
@@ -176,6 +176,12 @@ pub struct Chat {
     pub typing: RwSignal<Vec<Typing>>,
     /// Each channel's unsent draft, kept while switching channels.
     pub drafts: RwSignal<HashMap<ChannelName, String>>,
+    /// What this user has not read, per channel (from the server).
+    pub unread: RwSignal<Vec<Unread>>,
+    /// Where "New messages" goes in the open channel: after this `seq`.
+    pub read_marker: RwSignal<Option<u64>>,
+    /// The read position last sent for the open channel.
+    pub read_sent: RwSignal<u64>,
 }
 
 /// Someone typing in a channel, shown until `until` (ms since the epoch).
@@ -204,6 +210,9 @@ impl Chat {
             people: RwSignal::new(Vec::new()),
             typing: RwSignal::new(Vec::new()),
             drafts: RwSignal::new(HashMap::new()),
+            unread: RwSignal::new(Vec::new()),
+            read_marker: RwSignal::new(None),
+            read_sent: RwSignal::new(0),
         }
     }
 
@@ -220,6 +229,36 @@ impl Chat {
                 users.set(list);
             }
         });
+    }
+
+    /// Fetches what this user has not read (after each connect, every few
+    /// seconds, and when the tab comes back into view).
+    pub fn refresh_unread(&self) {
+        let (unread, log) = (self.unread, self.log);
+        leptos::task::spawn_local(async move {
+            if let Ok(mut list) = crate::api::fetch_unread().await {
+                // The open channel is being read right now.
+                let open = log.with_untracked(|l| l.channel.clone());
+                list.retain(|u| Some(&u.channel) != open.as_ref());
+                unread.set(list);
+            }
+        });
+    }
+
+    /// The open channel is read up to its last message: tell the server
+    /// (once per new position) and drop its count.
+    pub fn mark_read(&self) {
+        let Some((channel, seq)) = self
+            .log
+            .with_untracked(|l| l.channel.clone().map(|c| (c, l.last_seq)))
+        else {
+            return;
+        };
+        self.unread.update(|u| u.retain(|x| x.channel != channel));
+        if seq > self.read_sent.get_untracked() {
+            self.read_sent.set(seq);
+            crate::client::socket::read(channel, seq);
+        }
     }
 
     /// Fetches everyone's presence (after each connect; `presence` frames
@@ -280,6 +319,15 @@ impl Chat {
     /// Shows `history` as the open channel and subscribes to what follows it.
     pub fn open_channel(&self, history: ChannelHistory) {
         let channel = history.channel.name.clone();
+        // "New messages" marks where the user left off, if anything is new.
+        let marker = self.unread.with_untracked(|unread| {
+            unread
+                .iter()
+                .find(|u| u.channel == channel)
+                .map(|u| u.last_read)
+        });
+        self.read_marker.set(marker);
+        self.read_sent.set(0);
         self.learn_channel(history.channel.clone());
         let log = ChannelLog::from_history(history);
         let after = log.last_seq;

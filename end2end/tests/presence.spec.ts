@@ -67,3 +67,37 @@ test("each channel keeps its unsent draft while you switch", async ({ browser })
   await alice.close();
   await bob.close();
 });
+
+test("unread counts and mentions show per channel, in the title, and clear when read", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const here = unique("here");
+  const there = unique("there");
+  await bothIn(a, b, here);
+  await createChannel(a, there);
+  const bobName = (await b.locator(".me-name").textContent()) ?? "";
+  await a.getByRole("textbox", { name: "Message" }).fill("first news");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await a.getByRole("textbox", { name: "Message" }).fill(`@${bobName} this is for you`);
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect(messages(a).getByRole("article")).toHaveCount(2);
+
+  const link = b.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: there });
+  await expect(link).toContainText("2", { timeout: 10_000 });
+  await expect(link).toContainText("2 unread");
+  await expect(link).toContainText("mentioned");
+  await expect(b).toHaveTitle(new RegExp(`^\\(2\\) #${here}`));
+
+  await link.click();
+  await expect(b.getByRole("heading", { level: 1 })).toContainText(there);
+  await expect(b.getByRole("separator", { name: "New messages" })).toBeVisible();
+  await expect(link).not.toContainText("unread");
+  await expect(b).toHaveTitle(new RegExp(`^#${there}`));
+
+  // Read is kept by the server: a reload agrees.
+  await b.reload();
+  await expect(b.locator("html[data-hydrated]")).toBeAttached();
+  await b.waitForTimeout(1_000);
+  await expect(b.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: there })).not.toContainText("unread");
+  await alice.close();
+  await bob.close();
+});

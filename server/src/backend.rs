@@ -8,7 +8,7 @@ use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
 use app::api::ChatBackend;
 use app::error::{ApiError, ApiErrorCode};
-use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, Person, UserInfo};
+use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, Person, Unread, UserInfo};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -64,6 +64,16 @@ impl ChatBackend for HubBackend {
 
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {
         self.hub.user_by_session(&session_from_headers(headers)?)
+    }
+
+    async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError> {
+        let user = self.current_user(headers).await.ok_or_else(|| {
+            ApiError::new(
+                ApiErrorCode::NotSignedIn,
+                "sign in to see what you have not read",
+            )
+        })?;
+        Ok(self.hub.unread(&user))
     }
 
     async fn create_channel(

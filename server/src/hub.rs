@@ -28,7 +28,8 @@
 
 use app::model::{
     Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji,
-    Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, UserInfo, HISTORY_LEN,
+    Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, Unread, UserInfo,
+    HISTORY_LEN,
 };
 use app::protocol::ServerFrame;
 use axum::body::Bytes;
@@ -279,6 +280,11 @@ impl Drop for Online {
 struct User {
     info: UserInfo,
     sends: RecentSends,
+    /// Messages before this count as read everywhere (nobody is asked to
+    /// catch up on what was said before they joined).
+    joined_at: Timestamp,
+    /// Read position per channel key.
+    last_read: HashMap<String, u64>,
 }
 
 /// The last N `client_id`s of one user and what each got.
@@ -575,19 +581,28 @@ impl Hub {
         let window = self.shared.limits.idempotency_window;
         let mut guard = self.state();
         let state = &mut *guard;
-        for (id, name) in snapshot.users {
+        for (id, name, created_at) in snapshot.users {
             state.names.insert(name.key(), id);
             let info = UserInfo {
                 user_id: id.to_string(),
                 display_name: name,
             };
+            let joined_at = created_at
+                .unwrap_or_else(|| Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH));
             state.users.insert(
                 id,
                 User {
                     info,
                     sends: RecentSends::default(),
+                    joined_at,
+                    last_read: HashMap::new(),
                 },
             );
+        }
+        for (user, key, seq) in snapshot.reads {
+            if let Some(user) = state.users.get_mut(&user) {
+                user.last_read.insert(key, seq);
+            }
         }
         state.sessions.extend(snapshot.sessions);
         for (channel, head, messages) in snapshot.channels {
@@ -683,7 +698,7 @@ impl Hub {
                     let frame = ServerFrame::ChannelCreated { channel };
                     let _ = self.shared.lobby.send(frame.to_json().into());
                 }
-                Entry::User { .. } | Entry::Session { .. } => {}
+                Entry::User { .. } | Entry::Session { .. } | Entry::Read { .. } => {}
             }
         }
     }
@@ -738,6 +753,7 @@ impl Hub {
         let mut state = self.state();
         let key = name.key();
         let token = SessionToken::generate();
+        let joined_at = now();
         if let Some(&existing) = state.names.get(&key) {
             let own = current.and_then(|hash| state.sessions.get(hash)) == Some(&existing);
             if !own {
@@ -762,6 +778,7 @@ impl Hub {
                 name: name.clone(),
                 key: key.clone(),
                 session: token.hash(),
+                created_at: joined_at,
             },
         )?;
         let info = UserInfo {
@@ -775,6 +792,8 @@ impl Hub {
             User {
                 info: info.clone(),
                 sends: RecentSends::default(),
+                joined_at,
+                last_read: HashMap::new(),
             },
         );
         Ok((info, token, ticket))
@@ -1125,6 +1144,80 @@ impl Hub {
             // Nobody listening is fine.
             let _ = self.shared.lobby.send(frame.to_json().into());
         }
+    }
+
+    /// Moves `user`'s read position in `channel` forward to `seq` (at most
+    /// the channel's committed head).
+    pub fn mark_read(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        seq: u64,
+    ) -> Result<(), HubError> {
+        let id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let key = channel.key();
+        let head = state
+            .channels
+            .get(&key)
+            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?
+            .committed;
+        let seq = seq.min(head);
+        let reader = state.users.get(&id).ok_or(HubError::UnknownUser)?;
+        if reader.last_read.get(&key).is_some_and(|&at| at >= seq) {
+            return Ok(());
+        }
+        self.record(
+            state,
+            Entry::Read {
+                user: id,
+                key: key.clone(),
+                seq,
+            },
+        )?;
+        if let Some(reader) = state.users.get_mut(&id) {
+            reader.last_read.insert(key, seq);
+        }
+        Ok(())
+    }
+
+    /// What `user` has not read: per channel with anything unread, the
+    /// messages by others after their read position (and since they
+    /// joined), and how many mention them.
+    pub fn unread(&self, user: &UserInfo) -> Vec<Unread> {
+        let Ok(id) = user.user_id.parse::<Uuid>() else {
+            return Vec::new();
+        };
+        let state = self.state();
+        let Some(reader) = state.users.get(&id) else {
+            return Vec::new();
+        };
+        let me = &reader.info.display_name;
+        state
+            .order
+            .iter()
+            .filter_map(|key| {
+                let room = state.channels.get(key)?;
+                let last_read = reader.last_read.get(key).copied().unwrap_or(0);
+                let (mut unread, mut mentions) = (0, 0);
+                for held in &room.ring {
+                    let m = &held.message;
+                    if m.seq > last_read && &m.author != me && m.sent_at > reader.joined_at {
+                        unread += 1;
+                        if m.mentions.contains(me) {
+                            mentions += 1;
+                        }
+                    }
+                }
+                (unread > 0).then(|| Unread {
+                    channel: room.info.name.clone(),
+                    unread,
+                    mentions,
+                    last_read,
+                })
+            })
+            .collect()
     }
 
     /// Everyone, sorted by name ignoring case, with their status.

@@ -309,6 +309,16 @@ where
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ended> {
         match frame {
             ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
+            ClientFrame::Read { channel, seq } => {
+                match self.hub.mark_read(&self.user, &channel, seq) {
+                    Ok(()) => Ok(()),
+                    Err(err) => {
+                        let mut frame = hub_error_frame(&err);
+                        frame.channel = Some(channel.to_string());
+                        self.send_frame(&ServerFrame::Error(frame)).await
+                    }
+                }
+            }
             ClientFrame::Away { away } => {
                 if let Some(online) = self.online.as_mut() {
                     online.set_away(away);

@@ -20,7 +20,7 @@ use crate::hub::Change;
 use crate::identity::TokenHash;
 use app::model::{
     Attachment, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction,
-    HISTORY_LEN,
+    Timestamp, HISTORY_LEN,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -45,7 +45,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`:
 /// 1, the first schema; 2, edits (`edited_at`) and reactions; 3,
-/// attachments (JSON, the files themselves in `FILES_DIR`).
+/// attachments (JSON, the files themselves in `FILES_DIR`); 4, read
+/// positions and when each user signed up.
 const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE users (
@@ -98,6 +99,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN attachments TEXT;
 "#,
+    r#"
+    ALTER TABLE users ADD COLUMN created_at TEXT;
+    CREATE TABLE reads (
+        user_id TEXT NOT NULL,
+        channel_key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, channel_key)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +147,13 @@ pub enum Entry {
         name: DisplayName,
         key: String,
         session: TokenHash,
+        created_at: Timestamp,
+    },
+    /// A user's read position in a channel.
+    Read {
+        user: Uuid,
+        key: String,
+        seq: u64,
     },
     Session {
         hash: TokenHash,
@@ -180,7 +197,10 @@ type MessageRow = (
 /// Everything the database holds, for the hub to start from.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub users: Vec<(Uuid, DisplayName)>,
+    /// With when they signed up (absent for users from before schema 4).
+    pub users: Vec<(Uuid, DisplayName, Option<Timestamp>)>,
+    /// `(user, channel key, seq)`: read positions.
+    pub reads: Vec<(Uuid, String, u64)>,
     pub sessions: Vec<(TokenHash, Uuid)>,
     /// In creation order, each with its head and last messages (oldest first).
     pub channels: Vec<(Channel, u64, Vec<Message>)>,
@@ -249,15 +269,39 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
     let mut snapshot = Snapshot::default();
 
     let mut stmt = conn
-        .prepare("SELECT id, display_name FROM users")
+        .prepare("SELECT id, display_name, created_at FROM users")
         .map_err(sql)?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
         .map_err(sql)?;
     for row in rows {
-        let (id, name) = row.map_err(sql)?;
+        let (id, name, created_at) = row.map_err(sql)?;
         let name = DisplayName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
-        snapshot.users.push((uuid(id)?, name));
+        let created_at = created_at
+            .map(|raw| {
+                serde_json::from_value(serde_json::Value::String(raw))
+                    .map_err(|e| corrupt(e.to_string()))
+            })
+            .transpose()?;
+        snapshot.users.push((uuid(id)?, name, created_at));
+    }
+
+    let mut stmt = conn
+        .prepare("SELECT user_id, channel_key, seq FROM reads")
+        .map_err(sql)?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)?;
+    for (user, key, seq) in rows {
+        snapshot.reads.push((uuid(user)?, key, seq as u64));
     }
 
     let mut stmt = conn
@@ -473,14 +517,21 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
                 name,
                 key,
                 session,
+                created_at,
             } => {
                 tx.execute(
-                    "INSERT INTO users (id, display_name, name_key) VALUES (?1, ?2, ?3)",
-                    params![id.to_string(), name.as_str(), key],
+                    "INSERT INTO users (id, display_name, name_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.to_string(), name.as_str(), key, created_at.to_rfc3339()],
                 )?;
                 tx.execute(
                     "INSERT INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
                     params![session.as_bytes().as_slice(), id.to_string()],
+                )?;
+            }
+            Entry::Read { user, key, seq } => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO reads (user_id, channel_key, seq) VALUES (?1, ?2, ?3)",
+                    params![user.to_string(), key, *seq as i64],
                 )?;
             }
             Entry::Session { hash, user } => {

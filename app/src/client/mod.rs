@@ -10,6 +10,18 @@ use crate::model::ChannelName;
 pub mod socket;
 pub mod upload;
 
+/// Whether the user can see this tab (always "yes" on the server).
+pub fn tab_visible() -> bool {
+    #[cfg(feature = "browser")]
+    {
+        leptos::prelude::window()
+            .document()
+            .is_some_and(|d| !d.hidden())
+    }
+    #[cfg(not(feature = "browser"))]
+    true
+}
+
 /// Remembers the channel the user is in, for their next visit.
 pub fn remember_channel(channel: &ChannelName) {
     #[cfg(feature = "browser")]

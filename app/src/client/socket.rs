@@ -51,6 +51,14 @@ pub fn typing(channel: ChannelName) {
     let _ = channel;
 }
 
+/// Moves this user's read position in `channel` (no-op on the server).
+pub fn read(channel: ChannelName, seq: u64) {
+    #[cfg(feature = "browser")]
+    imp::command(crate::protocol::ClientFrame::Read { channel, seq });
+    #[cfg(not(feature = "browser"))]
+    let _ = (channel, seq);
+}
+
 /// Starts the connection loop once per tab (no-op on the server).
 pub fn start(chat: Chat) {
     #[cfg(feature = "browser")]
@@ -82,6 +90,9 @@ mod imp {
     /// A link silent for this long is dead.
     const DEAD_AFTER_MS: f64 = 40_000.0;
     const BACKOFF_BASE_MS: f64 = 500.0;
+    /// How often unread counts are fetched again (they are not pushed:
+    /// a push for every message to every connection would not scale).
+    const UNREAD_EVERY_MS: f64 = 5_000.0;
     const BACKOFF_MAX_MS: f64 = 15_000.0;
 
     thread_local! {
@@ -107,6 +118,9 @@ mod imp {
         // A hidden tab makes its user "away" (if all their tabs are).
         let on_visibility = leptos::wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
             command(ClientFrame::Away { away: hidden() });
+            if !hidden() {
+                chat.refresh_unread();
+            }
         });
         if let Some(document) = window().document() {
             use leptos::wasm_bindgen::JsCast;
@@ -202,6 +216,7 @@ mod imp {
         let mut welcomed = false;
         let mut last_heard = js_sys::Date::now();
         let mut last_ping = last_heard;
+        let mut last_unread = last_heard;
         loop {
             let mut incoming = stream.next().fuse();
             let mut outgoing = commands.next().fuse();
@@ -244,6 +259,10 @@ mod imp {
                     // than after the heartbeat gives up.
                     if !online() || now - last_heard > DEAD_AFTER_MS {
                         return welcomed;
+                    }
+                    if welcomed && now - last_unread > UNREAD_EVERY_MS {
+                        last_unread = now;
+                        chat.refresh_unread();
                     }
                     if now - last_ping > HEARTBEAT_MS {
                         last_ping = now;
@@ -303,6 +322,7 @@ mod imp {
                 crate::client::remember_name(user.display_name.as_str());
                 chat.user.set(Some(user));
                 chat.refresh_people();
+                chat.refresh_unread();
                 // Catch up on channels created while we were away; ones
                 // created from now on arrive as `channel_created`.
                 leptos::task::spawn_local(async move {

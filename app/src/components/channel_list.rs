@@ -1,4 +1,5 @@
-//! The channel list: a `nav` named "Channels", one link per channel, live.
+//! The channel list: a `nav` named "Channels", one link per channel, live,
+//! each with its unread count and a mark when you were mentioned there.
 
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -21,11 +22,31 @@ pub fn ChannelList() -> impl IntoView {
                         children=move |channel| {
                             let href = channel.name.path();
                             let name = channel.name.to_string();
+                            let key = channel.name.clone();
+                            let counts = Memo::new(move |_| {
+                                chat.unread.with(|u| {
+                                    u.iter()
+                                        .find(|x| x.channel == key)
+                                        .map(|x| (x.unread, x.mentions))
+                                })
+                            });
                             view! {
                                 <li>
                                     <A href=href>
                                         <span class="hash" aria-hidden="true">"#"</span>
-                                        <span class="channel-name">{name}</span>
+                                        <span class="channel-name" class:has-unread=move || counts.get().is_some()>{name}</span>
+                                        {move || counts.get().map(|(unread, mentions)| view! {
+                                            <span class="badge" title=format!("{unread} unread")>
+                                                <span aria-hidden="true">{unread}</span>
+                                                <span class="visually-hidden">{format!(", {unread} unread")}</span>
+                                            </span>
+                                            {(mentions > 0).then(|| view! {
+                                                <span class="badge mention-count" title="You were mentioned">
+                                                    <span aria-hidden="true">"@"</span>
+                                                    <span class="visually-hidden">", mentioned"</span>
+                                                </span>
+                                            })}
+                                        })}
                                     </A>
                                 </li>
                             }

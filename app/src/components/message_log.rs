@@ -32,6 +32,9 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
         chat.outbox.with(Vec::len);
         if at_bottom.get_untracked() {
             scroll_to_bottom();
+            if crate::client::tab_visible() {
+                chat.mark_read();
+            }
         } else {
             unseen.set(true);
         }
@@ -44,6 +47,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
             at_bottom.set(is_bottom);
             if is_bottom {
                 unseen.set(false);
+                chat.mark_read();
             }
         }
     };
@@ -62,6 +66,20 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
         })
     };
     let pending_for_list = pending.clone();
+    // The first message from someone else after where the user had read
+    // when they opened the channel: "New messages" goes above it.
+    let first_new = move || {
+        let marker = chat.read_marker.get()?;
+        let me = chat
+            .user
+            .with(|u| u.as_ref().map(|u| u.display_name.clone()));
+        chat.log.with(|l| {
+            l.messages
+                .iter()
+                .find(|m| m.seq > marker && Some(&m.author) != me.as_ref())
+                .map(|m| m.seq)
+        })
+    };
 
     view! {
         <div class="log-wrap">
@@ -81,7 +99,17 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                     each=move || chat.log.with(|l| l.messages.clone())
                     // The whole message: an edit or a reaction redraws it.
                     key=|m| m.clone()
-                    children=move |message| view! { <MessageItem message/> }
+                    children=move |message| {
+                        let seq = message.seq;
+                        let divider = move || {
+                            (first_new() == Some(seq)).then(|| view! {
+                                <div class="new-divider" role="separator" aria-label="New messages">
+                                    <span>"New messages"</span>
+                                </div>
+                            })
+                        };
+                        view! { {divider} <MessageItem message/> }
+                    }
                 />
                 <For
                     each=pending_for_list

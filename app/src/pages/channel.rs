@@ -44,7 +44,17 @@ pub fn ChannelPage() -> impl IntoView {
 
 #[component]
 fn ChannelView(name: ChannelName) -> impl IntoView {
-    let title = format!("#{name} · Flack");
+    let chat = Chat::expect();
+    let base = format!("#{name} · Flack");
+    // The tab shows how much is unread elsewhere.
+    let title = move || {
+        let total: u32 = chat.unread.with(|u| u.iter().map(|x| x.unread).sum());
+        if total > 0 {
+            format!("({total}) {base}")
+        } else {
+            base.clone()
+        }
+    };
     view! {
         <Title text=title/>
         <header class="channel-head">
