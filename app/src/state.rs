@@ -182,6 +182,8 @@ pub struct Chat {
     pub read_marker: RwSignal<Option<u64>>,
     /// The read position last sent for the open channel.
     pub read_sent: RwSignal<u64>,
+    /// Desktop notifications for mentions while the tab is hidden.
+    pub notify: RwSignal<bool>,
 }
 
 /// Someone typing in a channel, shown until `until` (ms since the epoch).
@@ -213,6 +215,7 @@ impl Chat {
             unread: RwSignal::new(Vec::new()),
             read_marker: RwSignal::new(None),
             read_sent: RwSignal::new(0),
+            notify: RwSignal::new(false),
         }
     }
 
@@ -234,15 +237,61 @@ impl Chat {
     /// Fetches what this user has not read (after each connect, every few
     /// seconds, and when the tab comes back into view).
     pub fn refresh_unread(&self) {
-        let (unread, log) = (self.unread, self.log);
+        let chat = *self;
         leptos::task::spawn_local(async move {
             if let Ok(mut list) = crate::api::fetch_unread().await {
                 // The open channel is being read right now.
-                let open = log.with_untracked(|l| l.channel.clone());
+                let open = chat.log.with_untracked(|l| l.channel.clone());
                 list.retain(|u| Some(&u.channel) != open.as_ref());
-                unread.set(list);
+                chat.notify_new_mentions(&list);
+                chat.unread.set(list);
             }
         });
+    }
+
+    /// Notifies (if on, and the tab is hidden) about channels where the
+    /// mention count grew since the last look.
+    fn notify_new_mentions(&self, fresh: &[Unread]) {
+        if !self.notify.get_untracked() || crate::client::tab_visible() {
+            return;
+        }
+        let before = self.unread.get_untracked();
+        for now in fresh {
+            let had = before
+                .iter()
+                .find(|u| u.channel == now.channel)
+                .map_or(0, |u| u.mentions);
+            if now.mentions > had {
+                crate::client::notify::show(
+                    &format!("You were mentioned in #{}", now.channel),
+                    &format!("{} unread, {} mentioning you", now.unread, now.mentions),
+                );
+            }
+        }
+    }
+
+    /// Notifies (if on, and the tab is hidden) about a live message in the
+    /// open channel that mentions this user.
+    pub fn notify_message(&self, message: &Message) {
+        if !self.notify.get_untracked() || crate::client::tab_visible() {
+            return;
+        }
+        let mine = self
+            .user
+            .with_untracked(|u| u.as_ref().is_some_and(|u| message.author == u.display_name));
+        if !mine && self.mentions_me_untracked(message) {
+            crate::client::notify::show(
+                &format!("{} mentioned you in #{}", message.author, message.channel),
+                message.body.as_str(),
+            );
+        }
+    }
+
+    fn mentions_me_untracked(&self, message: &Message) -> bool {
+        self.user.with_untracked(|u| {
+            u.as_ref()
+                .is_some_and(|u| message.mentions.contains(&u.display_name))
+        })
     }
 
     /// The open channel is read up to its last message: tell the server

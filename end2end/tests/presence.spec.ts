@@ -101,3 +101,53 @@ test("unread counts and mentions show per channel, in the title, and clear when 
   await alice.close();
   await bob.close();
 });
+
+test("desktop notifications: asked only on click, shown for a mention while hidden, and can be turned off", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  // A stand-in for the Notification API that records what the page does.
+  await b.evaluate(() => {
+    const w = window as any;
+    w.__asked = 0;
+    w.__shown = [];
+    w.Notification = class {
+      static permission = "default";
+      static requestPermission() {
+        w.__asked += 1;
+        w.Notification.permission = "granted";
+        return Promise.resolve("granted");
+      }
+      constructor(title: string, options?: { body?: string }) {
+        w.__shown.push({ title, body: options?.body });
+      }
+    };
+  });
+  const channel = unique("notes");
+  await bothIn(a, b, channel);
+  expect(await b.evaluate(() => (window as any).__asked)).toBe(0);
+
+  const toggle = b.getByRole("checkbox", { name: "Desktop notifications" });
+  await toggle.check();
+  await expect(toggle).toBeChecked();
+  expect(await b.evaluate(() => (window as any).__asked)).toBe(1);
+
+  const bobName = (await b.locator(".me-name").textContent()) ?? "";
+  await setHidden(b, true);
+  await a.getByRole("textbox", { name: "Message" }).fill(`@${bobName} look at this`);
+  await a.getByRole("textbox", { name: "Message" }).press("Escape");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect.poll(() => b.evaluate(() => (window as any).__shown.length)).toBe(1);
+  const shown = await b.evaluate(() => (window as any).__shown[0]);
+  expect(shown.title).toContain("mentioned you");
+  expect(shown.body).toContain("look at this");
+
+  await setHidden(b, false);
+  await toggle.uncheck();
+  await setHidden(b, true);
+  await a.getByRole("textbox", { name: "Message" }).fill(`@${bobName} again`);
+  await a.getByRole("textbox", { name: "Message" }).press("Escape");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect(messages(b).getByRole("article").filter({ hasText: "again" })).toHaveCount(1);
+  expect(await b.evaluate(() => (window as any).__shown.length)).toBe(1);
+  await alice.close();
+  await bob.close();
+});

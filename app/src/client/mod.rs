@@ -7,6 +7,7 @@
 
 use crate::model::ChannelName;
 
+pub mod notify;
 pub mod socket;
 pub mod upload;
 

@@ -320,6 +320,8 @@ mod imp {
         match frame {
             ServerFrame::Welcome { user, .. } => {
                 crate::client::remember_name(user.display_name.as_str());
+                chat.notify
+                    .set(crate::client::notify::enabled(&user.display_name));
                 chat.user.set(Some(user));
                 chat.refresh_people();
                 chat.refresh_unread();
@@ -348,9 +350,13 @@ mod imp {
                             .update(|o| o.retain(|item| &item.client_id != id));
                     }
                 }
+                let mut shown = false;
                 chat.log.update(|log| {
-                    log.apply(message);
+                    shown = log.apply(message.clone());
                 });
+                if shown {
+                    chat.notify_message(&message);
+                }
             }
             ServerFrame::Ack {
                 client_id,

@@ -11,6 +11,7 @@ pub mod field;
 pub mod message_item;
 pub mod message_log;
 pub mod name_prompt;
+pub mod notifications_toggle;
 pub mod people;
 pub mod sidebar;
 pub mod typing_line;

@@ -3,7 +3,7 @@
 
 use crate::components::{
     channel_form::ChannelForm, channel_list::ChannelList, connection_status::ConnectionStatusLine,
-    people::People,
+    notifications_toggle::NotificationsToggle, people::People,
 };
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -57,6 +57,7 @@ pub fn Sidebar() -> impl IntoView {
                 <ChannelList/>
                 <ChannelForm/>
                 <People/>
+                <NotificationsToggle/>
             </div>
         </aside>
     }
