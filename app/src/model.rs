@@ -463,6 +463,22 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
 }
 
+impl Message {
+    /// Takes an edit: what an `edited` event carries.
+    pub fn apply_edit(
+        &mut self,
+        body: MessageBody,
+        html: String,
+        mentions: Vec<DisplayName>,
+        at: Timestamp,
+    ) {
+        self.body = body;
+        self.html = html;
+        self.mentions = mentions;
+        self.edited_at = Some(at);
+    }
+}
+
 /// A channel's recent history: its most recent messages (at most
 /// `HISTORY_LEN`, oldest first) and `head`, the `seq` of its latest event
 /// (0 when nothing happened yet). Joining with `after = head` continues it.

@@ -415,10 +415,8 @@ impl ChannelState {
                 at,
             } => {
                 let held = self.ring.iter_mut().find(|h| h.message.seq == id)?;
-                held.message.body = body.clone();
-                held.message.html = html.clone();
-                held.message.mentions = mentions.clone();
-                held.message.edited_at = Some(at);
+                held.message
+                    .apply_edit(body.clone(), html.clone(), mentions.clone(), at);
                 *held = Held::new(held.message.clone());
                 event(ServerFrame::Edited {
                     channel,
@@ -1490,7 +1488,7 @@ mod tests {
                         }
                         ServerFrame::Edited { id, body, html, mentions, edited_at, .. } => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
-                                m.body = body; m.html = html; m.mentions = mentions; m.edited_at = Some(edited_at);
+                                m.apply_edit(body, html, mentions, edited_at);
                             }
                         }
                         ServerFrame::Deleted { id, .. } => view.retain(|m| m.seq != id),

@@ -267,11 +267,7 @@ where
         if matches!(message, WsMessage::Text(_) | WsMessage::Binary(_)) {
             if let Some(Err(not_until)) = self.frames.as_ref().map(|limiter| limiter.check()) {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let mut err = ErrorFrame::new(
-                    ErrorCode::RateLimited,
-                    "too many frames on this connection; slow down",
-                );
-                err.retry_after_ms = Some(retry_after_ms(wait));
+                let mut err = throttled("too many frames on this connection; slow down", wait);
                 // A refused send still names its client_id, so the sender
                 // knows which message to resend (DESIGN §5).
                 if let WsMessage::Text(text) = &message {
@@ -313,9 +309,8 @@ where
                 match self.hub.mark_read(&self.user, &channel, seq) {
                     Ok(()) => Ok(()),
                     Err(err) => {
-                        let mut frame = hub_error_frame(&err);
-                        frame.channel = Some(channel.to_string());
-                        self.send_frame(&ServerFrame::Error(frame)).await
+                        self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
+                            .await
                     }
                 }
             }
@@ -336,18 +331,16 @@ where
                 match self.hub.typing(&self.user, &channel) {
                     Ok(()) => Ok(()),
                     Err(err) => {
-                        let mut frame = hub_error_frame(&err);
-                        frame.channel = Some(channel.to_string());
-                        self.send_frame(&ServerFrame::Error(frame)).await
+                        self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
+                            .await
                     }
                 }
             }
             ClientFrame::Join { channel, after } => match self.hub.join(&channel, after) {
                 Ok(joined) => self.start_viewing(joined).await,
                 Err(err) => {
-                    let mut frame = hub_error_frame(&err);
-                    frame.channel = Some(channel.to_string());
-                    self.send_frame(&ServerFrame::Error(frame)).await
+                    self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
+                        .await
                 }
             },
             ClientFrame::Send {
@@ -390,14 +383,7 @@ where
         act: impl FnOnce(&Hub, &ChannelName) -> Result<crate::hub::Ticket, HubError>,
     ) -> Result<(), Ended> {
         let mut refusal = match self.limits.check_message(&self.user.user_id) {
-            Err(wait) => {
-                let mut err = ErrorFrame::new(
-                    ErrorCode::RateLimited,
-                    "you are changing messages too fast; slow down",
-                );
-                err.retry_after_ms = Some(retry_after_ms(wait));
-                err
-            }
+            Err(wait) => throttled("you are changing messages too fast; slow down", wait),
             Ok(()) => match act(&self.hub, &channel) {
                 Ok(_) => return Ok(()),
                 Err(err) => hub_error_frame(&err),
@@ -419,14 +405,7 @@ where
         attachments: Vec<AttachmentId>,
     ) -> Result<(), Ended> {
         let refusal = match self.limits.check_message(&self.user.user_id) {
-            Err(wait) => {
-                let mut err = ErrorFrame::new(
-                    ErrorCode::RateLimited,
-                    "you are sending messages too fast; slow down",
-                );
-                err.retry_after_ms = Some(retry_after_ms(wait));
-                err
-            }
+            Err(wait) => throttled("you are sending messages too fast; slow down", wait),
             Ok(()) => {
                 match self
                     .hub
@@ -601,6 +580,20 @@ async fn within<E: std::fmt::Display>(
         Ok(Err(e)) => Err(Ended::Transport(e.to_string())),
         Err(_) => Err(Ended::WriteTimeout),
     }
+}
+
+/// A `rate_limited` refusal saying when to try again.
+fn throttled(message: &str, wait: Duration) -> ErrorFrame {
+    let mut err = ErrorFrame::new(ErrorCode::RateLimited, message);
+    err.retry_after_ms = Some(retry_after_ms(wait));
+    err
+}
+
+/// The refusal of a frame about `channel` that the hub turned down.
+fn refused_in(err: &HubError, channel: &ChannelName) -> ErrorFrame {
+    let mut frame = hub_error_frame(err);
+    frame.channel = Some(channel.to_string());
+    frame
 }
 
 fn hub_error_frame(err: &HubError) -> ErrorFrame {

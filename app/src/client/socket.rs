@@ -387,10 +387,7 @@ mod imp {
                 edited_at,
             } => chat.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| {
-                    m.body = body;
-                    m.html = html;
-                    m.mentions = mentions;
-                    m.edited_at = Some(edited_at);
+                    m.apply_edit(body, html, mentions, edited_at)
                 });
             }),
             ServerFrame::Deleted { channel, seq, id } => chat.log.update(|log| {
