@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::error::ApiErrorCode;
 #[cfg(feature = "ssr")]
 use crate::model::ChannelName;
-use crate::model::{Channel, ChannelHistory, DisplayName, Person, Unread, UserInfo};
+use crate::model::{Channel, ChannelHistory, Conversation, DisplayName, Person, Unread, UserInfo};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -37,7 +37,18 @@ pub trait ChatBackend: Send + Sync + 'static {
     async fn users(&self) -> Vec<DisplayName>;
     async fn people(&self) -> Vec<Person>;
     async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError>;
-    async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError>;
+    async fn history(
+        &self,
+        headers: &http::HeaderMap,
+        name: &ChannelName,
+    ) -> Result<ChannelHistory, ApiError>;
+    async fn open_conversation(
+        &self,
+        headers: &http::HeaderMap,
+        with: DisplayName,
+    ) -> Result<Channel, ApiError>;
+    async fn conversations(&self, headers: &http::HeaderMap)
+        -> Result<Vec<Conversation>, ApiError>;
 }
 
 #[cfg(feature = "ssr")]
@@ -69,6 +80,8 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/list_users", &[]),
     ("/api/people", &[]),
     ("/api/unread", &[]),
+    ("/api/open_conversation", &["with"]),
+    ("/api/list_conversations", &[]),
     ("/api/channel_history", &["channel"]),
 ];
 
@@ -127,13 +140,30 @@ pub async fn fetch_unread() -> Result<Vec<Unread>, ApiError> {
     edge::backend()?.unread(&edge::headers()).await
 }
 
+/// `POST /api/open_conversation {"with": "bob"}` (signed in): the channel
+/// of your private conversation with that user, started if need be.
+#[server(endpoint = "open_conversation", input = server_fn::codec::Json)]
+pub async fn open_conversation(with: String) -> Result<Channel, ApiError> {
+    let with = DisplayName::parse(&with).map_err(ApiError::from)?;
+    edge::backend()?
+        .open_conversation(&edge::headers(), with)
+        .await
+}
+
+/// `POST /api/list_conversations {}` (signed in): your private
+/// conversations and with whom.
+#[server(endpoint = "list_conversations", input = server_fn::codec::Json)]
+pub async fn list_conversations() -> Result<Vec<Conversation>, ApiError> {
+    edge::backend()?.conversations(&edge::headers()).await
+}
+
 /// `POST /api/channel_history {"channel": "general"}`: the 100 most recent
 /// messages, oldest first, and the channel's `head`.
 #[server(endpoint = "channel_history", input = server_fn::codec::Json)]
 pub async fn fetch_history(channel: String) -> Result<ChannelHistory, ApiError> {
     let name = ChannelName::parse(&channel).map_err(ApiError::from)?;
     let backend = edge::backend()?;
-    backend.history(&name).await
+    backend.history(&edge::headers(), &name).await
 }
 
 #[cfg(test)]
@@ -173,11 +203,21 @@ mod tests {
         assert_eq!(listed(People::PATH), fields(People {}));
         assert_eq!(listed(FetchUnread::PATH), fields(FetchUnread {}));
         assert_eq!(
+            listed(OpenConversation::PATH),
+            fields(OpenConversation {
+                with: String::new()
+            })
+        );
+        assert_eq!(
+            listed(ListConversations::PATH),
+            fields(ListConversations {})
+        );
+        assert_eq!(
             listed(FetchHistory::PATH),
             fields(FetchHistory {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 8);
+        assert_eq!(ENDPOINT_FIELDS.len(), 10);
     }
 }

@@ -26,7 +26,11 @@ pub mod protocol;
 pub mod state;
 
 use crate::components::workspace::Workspace;
-use crate::pages::{channel::ChannelPage, home::HomePage, not_found::NotFound};
+use crate::pages::{
+    channel::{ChannelPage, ConversationPage},
+    home::HomePage,
+    not_found::NotFound,
+};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -80,6 +84,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Workspace ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("c/:channel") view=ChannelPage ssr=SsrMode::Async/>
+                    <Route path=path!("dm/:name") view=ConversationPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

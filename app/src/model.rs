@@ -420,6 +420,26 @@ pub struct Unread {
     pub last_read: u64,
 }
 
+/// Private conversations are channels whose names start with this; no
+/// channel can be created with it. The rest of the name is the two
+/// participants' ids, so only they can be let in.
+pub const CONVERSATION_PREFIX: &str = "dm:";
+
+impl ChannelName {
+    /// Whether this is a private conversation between two users.
+    pub fn is_conversation(&self) -> bool {
+        self.0.starts_with(CONVERSATION_PREFIX)
+    }
+}
+
+/// A private conversation as one of its two participants sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Conversation {
+    pub channel: ChannelName,
+    /// The other participant (yourself, for notes to self).
+    pub with: DisplayName,
+}
+
 /// Who a user is, as everyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {

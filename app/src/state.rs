@@ -11,8 +11,8 @@
 //! the channel page write the log.
 
 use crate::model::{
-    Attachment, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji, Message,
-    MessageBody, Person, PresenceStatus, Unread, UserInfo,
+    Attachment, Channel, ChannelHistory, ChannelName, ClientId, Conversation, DisplayName, Emoji,
+    Message, MessageBody, Person, PresenceStatus, Unread, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
@@ -184,6 +184,8 @@ pub struct Chat {
     pub read_sent: RwSignal<u64>,
     /// Desktop notifications for mentions while the tab is hidden.
     pub notify: RwSignal<bool>,
+    /// This user's private conversations.
+    pub conversations: RwSignal<Vec<Conversation>>,
 }
 
 /// Someone typing in a channel, shown until `until` (ms since the epoch).
@@ -216,6 +218,7 @@ impl Chat {
             read_marker: RwSignal::new(None),
             read_sent: RwSignal::new(0),
             notify: RwSignal::new(false),
+            conversations: RwSignal::new(Vec::new()),
         }
     }
 
@@ -239,6 +242,12 @@ impl Chat {
     pub fn refresh_unread(&self) {
         let chat = *self;
         leptos::task::spawn_local(async move {
+            // Someone may have started a conversation with this user.
+            if let Ok(list) = crate::api::list_conversations().await {
+                if chat.conversations.with_untracked(|c| c != &list) {
+                    chat.conversations.set(list);
+                }
+            }
             if let Ok(mut list) = crate::api::fetch_unread().await {
                 // The open channel is being read right now.
                 let open = chat.log.with_untracked(|l| l.channel.clone());

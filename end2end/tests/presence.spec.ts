@@ -151,3 +151,43 @@ test("desktop notifications: asked only on click, shown for a mention while hidd
   await alice.close();
   await bob.close();
 });
+
+test("private messages: start one from the people list; only the two can read it", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const bobName = (await b.locator(".me-name").textContent()) ?? "";
+  const aliceName = (await a.locator(".me-name").textContent()) ?? "";
+  await a.getByRole("list", { name: "People" }).getByRole("link", { name: bobName }).click();
+  await expect(a).toHaveURL(new RegExp(`/dm/${bobName}$`));
+  await expect(a.getByRole("heading", { level: 1 })).toHaveText(`@${bobName}`);
+  await a.getByRole("textbox", { name: "Message" }).fill("just between us");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect(messages(a).getByRole("article").filter({ hasText: "just between us" })).toHaveCount(1);
+
+  // Bob finds it under Direct messages, with its count, and reads it.
+  const dm = b.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: aliceName });
+  await expect(dm).toContainText("1 unread", { timeout: 10_000 });
+  await dm.click();
+  await expect(b.getByRole("heading", { level: 1 })).toHaveText(`@${aliceName}`);
+  await expect(messages(b).getByRole("article").filter({ hasText: "just between us" })).toHaveCount(1);
+  const listed = await (await b.request.post("/api/list_conversations", { data: {} })).json();
+  const channel: string = listed[0].channel;
+  expect(channel.startsWith("dm:")).toBeTruthy();
+
+  // Carol, going straight to that conversation's channel, gets nothing;
+  // her own /dm/<alice> is a different, empty conversation.
+  const carolCtx = await browser.newContext();
+  const c = await carolCtx.newPage();
+  await c.goto("/");
+  await c.getByLabel("Display name").fill(unique("carol"));
+  await c.getByRole("button", { name: "Continue" }).click();
+  await expect(c.locator(".me-name")).not.toHaveText("");
+  await c.goto(`/c/${encodeURIComponent(channel)}`);
+  await expect(c.getByRole("alert")).toContainText("no channel");
+  await expect(c.getByText("just between us")).toHaveCount(0);
+  await c.goto(`/dm/${encodeURIComponent(aliceName)}`);
+  await expect(c.getByRole("heading", { level: 1 })).toHaveText(`@${aliceName}`);
+  await expect(messages(c).getByRole("article")).toHaveCount(0);
+  await carolCtx.close();
+  await alice.close();
+  await bob.close();
+});

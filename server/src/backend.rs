@@ -8,7 +8,9 @@ use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
 use app::api::ChatBackend;
 use app::error::{ApiError, ApiErrorCode};
-use app::model::{Channel, ChannelHistory, ChannelName, DisplayName, Person, Unread, UserInfo};
+use app::model::{
+    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, Unread, UserInfo,
+};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -37,9 +39,19 @@ impl From<HubError> for ApiError {
                 }
             },
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
+            HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
+            HubError::Reserved => ApiErrorCode::InvalidInput,
             HubError::Busy => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
+    }
+}
+
+impl HubBackend {
+    async fn signed_in(&self, headers: &http::HeaderMap) -> Result<UserInfo, ApiError> {
+        self.current_user(headers)
+            .await
+            .ok_or_else(|| ApiError::new(ApiErrorCode::NotSignedIn, "sign in first"))
     }
 }
 
@@ -67,12 +79,7 @@ impl ChatBackend for HubBackend {
     }
 
     async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError> {
-        let user = self.current_user(headers).await.ok_or_else(|| {
-            ApiError::new(
-                ApiErrorCode::NotSignedIn,
-                "sign in to see what you have not read",
-            )
-        })?;
+        let user = self.signed_in(headers).await?;
         Ok(self.hub.unread(&user))
     }
 
@@ -115,7 +122,35 @@ impl ChatBackend for HubBackend {
         self.hub.people()
     }
 
-    async fn history(&self, name: &ChannelName) -> Result<ChannelHistory, ApiError> {
+    async fn history(
+        &self,
+        headers: &http::HeaderMap,
+        name: &ChannelName,
+    ) -> Result<ChannelHistory, ApiError> {
+        if name.is_conversation() {
+            // Anyone else is told there is no such channel.
+            let user = self.current_user(headers).await;
+            if !user.is_some_and(|u| self.hub.may_see(&u, name)) {
+                return Err(HubError::UnknownChannel(name.to_string()).into());
+            }
+        }
         Ok(self.hub.history(name)?)
+    }
+
+    async fn open_conversation(
+        &self,
+        headers: &http::HeaderMap,
+        with: DisplayName,
+    ) -> Result<Channel, ApiError> {
+        let user = self.signed_in(headers).await?;
+        Ok(self.hub.open_conversation(&user, &with)?.0)
+    }
+
+    async fn conversations(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Vec<Conversation>, ApiError> {
+        let user = self.signed_in(headers).await?;
+        Ok(self.hub.conversations(&user))
     }
 }

@@ -27,9 +27,9 @@
 //!   with a data dir).
 
 use app::model::{
-    Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, DisplayName, Emoji,
-    Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, Unread, UserInfo,
-    HISTORY_LEN,
+    Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, Conversation,
+    DisplayName, Emoji, Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, Unread,
+    UserInfo, CONVERSATION_PREFIX, HISTORY_LEN,
 };
 use app::protocol::ServerFrame;
 use axum::body::Bytes;
@@ -95,6 +95,27 @@ pub enum HubError {
     NotAuthor(&'static str),
     #[error(transparent)]
     Attachment(#[from] FileError),
+    #[error("there is no user named \"{0}\"")]
+    NoSuchUser(String),
+    #[error("channel names starting with \"dm:\" are kept for private conversations")]
+    Reserved,
+}
+
+/// The channel of the private conversation between `a` and `b`.
+fn conversation_name(a: Uuid, b: Uuid) -> Option<ChannelName> {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    ChannelName::parse(&format!(
+        "{CONVERSATION_PREFIX}{}:{}",
+        low.simple(),
+        high.simple()
+    ))
+    .ok()
+}
+
+/// Whether `user` may see the channel with key `key`: every channel, but a
+/// conversation only its two participants.
+fn may_see(key: &str, user: Uuid) -> bool {
+    !key.starts_with(CONVERSATION_PREFIX) || key.contains(&user.simple().to_string())
 }
 
 /// A channel event, with its frame serialized once. `seq` 0 marks an
@@ -516,6 +537,10 @@ fn user_named<'s>(
     }
 }
 
+fn user_id(user: &UserInfo) -> Result<Uuid, HubError> {
+    user.user_id.parse().map_err(|_| HubError::UnknownUser)
+}
+
 fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }
@@ -692,10 +717,12 @@ impl Hub {
                         }
                     }
                 }
-                Entry::Channel { channel, .. } => {
+                // Only channels are announced; conversations are private.
+                Entry::Channel { channel, .. } if !channel.name.is_conversation() => {
                     let frame = ServerFrame::ChannelCreated { channel };
                     let _ = self.shared.lobby.send(frame.to_json().into());
                 }
+                Entry::Channel { .. } => {}
                 Entry::User { .. } | Entry::Session { .. } | Entry::Read { .. } => {}
             }
         }
@@ -808,6 +835,77 @@ impl Hub {
         by: &UserInfo,
         name: ChannelName,
     ) -> Result<(Channel, Ticket), HubError> {
+        if name.key().starts_with(CONVERSATION_PREFIX) {
+            return Err(HubError::Reserved);
+        }
+        self.add_channel(by, name)
+    }
+
+    /// The private conversation of `user` with the user named `with`,
+    /// started if it was not.
+    pub fn open_conversation(
+        &self,
+        user: &UserInfo,
+        with: &DisplayName,
+    ) -> Result<(Channel, Ticket), HubError> {
+        let me: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let other = self
+            .state()
+            .names
+            .get(&with.key())
+            .copied()
+            .ok_or_else(|| HubError::NoSuchUser(with.to_string()))?;
+        let name = conversation_name(me, other).ok_or(HubError::UnknownUser)?;
+        if let Some(room) = self.state().channels.get(&name.key()) {
+            return Ok((room.info.clone(), Ticket(0)));
+        }
+        match self.add_channel(user, name.clone()) {
+            // Both opened it at once: the other call made it.
+            Err(HubError::ChannelExists(_)) => {
+                let state = self.state();
+                let room = state
+                    .channels
+                    .get(&name.key())
+                    .ok_or_else(|| HubError::UnknownChannel(name.to_string()))?;
+                Ok((room.info.clone(), Ticket(0)))
+            }
+            other => other,
+        }
+    }
+
+    /// `user`'s private conversations, oldest first.
+    pub fn conversations(&self, user: &UserInfo) -> Vec<Conversation> {
+        let Ok(me) = user.user_id.parse::<Uuid>() else {
+            return Vec::new();
+        };
+        let state = self.state();
+        let mine = me.simple().to_string();
+        state
+            .order
+            .iter()
+            .filter(|key| key.starts_with(CONVERSATION_PREFIX) && key.contains(&mine))
+            .filter_map(|key| {
+                let room = state.channels.get(key)?;
+                let ids = key.strip_prefix(CONVERSATION_PREFIX)?;
+                let other = ids.split(':').find(|id| *id != mine).unwrap_or(&mine);
+                let other: Uuid = other.parse().ok()?;
+                let with = state.users.get(&other)?.info.display_name.clone();
+                Some(Conversation {
+                    channel: room.info.name.clone(),
+                    with,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `user` may view `channel` (a conversation: only its two).
+    pub fn may_see(&self, user: &UserInfo, channel: &ChannelName) -> bool {
+        user.user_id
+            .parse::<Uuid>()
+            .is_ok_and(|id| may_see(&channel.key(), id))
+    }
+
+    fn add_channel(&self, by: &UserInfo, name: ChannelName) -> Result<(Channel, Ticket), HubError> {
         let mut state = self.state();
         let key = name.key();
         if let Some(existing) = state.channels.get(&key) {
@@ -844,6 +942,7 @@ impl Hub {
         state
             .order
             .iter()
+            .filter(|key| !key.starts_with(CONVERSATION_PREFIX))
             .filter_map(|key| state.channels.get(key))
             .map(|c| c.info.clone())
             .collect()
@@ -895,6 +994,9 @@ impl Hub {
         let author = sender.info.display_name.clone();
         let send_position = sender.sends.next_position;
         let key = channel.key();
+        if !may_see(&key, user_id) {
+            return Err(HubError::UnknownChannel(channel.to_string()));
+        }
         let room = state
             .channels
             .get_mut(&key)
@@ -960,7 +1062,7 @@ impl Hub {
         id: u64,
         body: MessageBody,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held, lookup| {
+        self.change(user_id(user)?, channel, id, |held, lookup| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("edit"));
             }
@@ -981,7 +1083,7 @@ impl Hub {
         channel: &ChannelName,
         id: u64,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held, _| {
+        self.change(user_id(user)?, channel, id, |held, _| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("delete"));
             }
@@ -999,7 +1101,7 @@ impl Hub {
         emoji: Emoji,
         add: bool,
     ) -> Result<Ticket, HubError> {
-        self.change(channel, id, |held, _| {
+        self.change(user_id(user)?, channel, id, |held, _| {
             let has = held
                 .message
                 .reactions
@@ -1018,6 +1120,7 @@ impl Hub {
     /// message as committed) allows it and finds something to change.
     fn change(
         &self,
+        user: Uuid,
         channel: &ChannelName,
         id: u64,
         decide: impl FnOnce(&Held, &UserNamed<'_>) -> Result<Option<Change>, HubError>,
@@ -1025,6 +1128,9 @@ impl Hub {
         let mut guard = self.state();
         let state = &mut *guard;
         let key = channel.key();
+        if !may_see(&key, user) {
+            return Err(HubError::UnknownChannel(channel.to_string()));
+        }
         let room = state
             .channels
             .get(&key)
@@ -1152,10 +1258,13 @@ impl Hub {
         channel: &ChannelName,
         seq: u64,
     ) -> Result<(), HubError> {
-        let id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let id = user_id(user)?;
         let mut guard = self.state();
         let state = &mut *guard;
         let key = channel.key();
+        if !may_see(&key, id) {
+            return Err(HubError::UnknownChannel(channel.to_string()));
+        }
         let head = state
             .channels
             .get(&key)
@@ -1195,6 +1304,7 @@ impl Hub {
         state
             .order
             .iter()
+            .filter(|key| may_see(key, id))
             .filter_map(|key| {
                 let room = state.channels.get(key)?;
                 let last_read = reader.last_read.get(key).copied().unwrap_or(0);
@@ -1239,6 +1349,9 @@ impl Hub {
     /// Tells `channel`'s viewers that `user` is typing. Not an event: no
     /// `seq`, not stored, not replayed (`seq` 0 marks it for sessions).
     pub fn typing(&self, user: &UserInfo, channel: &ChannelName) -> Result<(), HubError> {
+        if !may_see(&channel.key(), user_id(user)?) {
+            return Err(HubError::UnknownChannel(channel.to_string()));
+        }
         let state = self.state();
         let room = state
             .channels

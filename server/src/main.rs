@@ -1,9 +1,6 @@
 //! The `server` binary: parse the command line, set up logging, serve until
 //! Ctrl-C or SIGTERM. Failures print a clear message and exit non-zero.
 
-// Leptos view types nest deeply (the message list).
-#![recursion_limit = "256"]
-
 use clap::Parser;
 use server::{Application, Config};
 use std::process::ExitCode;

@@ -336,6 +336,12 @@ where
                     }
                 }
             }
+            // A conversation is invisible to anyone but its two: as unknown.
+            ClientFrame::Join { channel, .. } if !self.hub.may_see(&self.user, &channel) => {
+                let err = HubError::UnknownChannel(channel.to_string());
+                self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
+                    .await
+            }
             ClientFrame::Join { channel, after } => match self.hub.join(&channel, after) {
                 Ok(joined) => self.start_viewing(joined).await,
                 Err(err) => {
@@ -603,6 +609,8 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::NotAuthor(_) => ErrorCode::Forbidden,
         HubError::Attachment(_) => ErrorCode::BadAttachment,
         HubError::Busy => ErrorCode::Unavailable,
+        HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
+        HubError::Reserved => ErrorCode::InvalidFrame,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal
         }

@@ -108,7 +108,9 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                                 </div>
                             })
                         };
-                        view! { {divider} <MessageItem message/> }
+                        // Erased: the full type of a message's view nests too
+                        // deeply for the compiler's default limits.
+                        view! { {divider} <MessageItem message/> }.into_any()
                     }
                 />
                 <For

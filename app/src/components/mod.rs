@@ -7,6 +7,7 @@ pub mod channel_form;
 pub mod channel_list;
 pub mod composer;
 pub mod connection_status;
+pub mod conversation_list;
 pub mod field;
 pub mod message_item;
 pub mod message_log;

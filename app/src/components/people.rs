@@ -1,10 +1,12 @@
 //! "People": everyone, live, marked online, away or offline (a text label
-//! for screen readers, a dot for the eye). Online first, then away, then
+//! for screen readers, a dot for the eye); each name opens a private
+//! conversation. Online first, then away, then
 //! offline, each by name.
 
 use crate::model::{Person, PresenceStatus};
 use crate::state::Chat;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 fn rank(status: PresenceStatus) -> u8 {
     match status {
@@ -31,10 +33,20 @@ pub fn People() -> impl IntoView {
                     key=|p| p.clone()
                     children=|Person { name, status }| {
                         let label = status.label();
+                        let href = format!(
+                            "/dm/{}",
+                            percent_encoding::utf8_percent_encode(
+                                name.as_str(),
+                                percent_encoding::NON_ALPHANUMERIC,
+                            )
+                        );
+                        let shown = name.to_string();
                         view! {
                             <li class=format!("person {label}") title=format!("{name} is {label}")>
                                 <span class="presence-dot" aria-hidden="true"></span>
-                                <span class="person-name">{name.to_string()}</span>
+                                <A href=href>
+                                    <span class="person-name">{shown}</span>
+                                </A>
                                 <span class="presence-label">{format!(", {label}")}</span>
                             </li>
                         }

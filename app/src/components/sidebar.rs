@@ -3,7 +3,7 @@
 
 use crate::components::{
     channel_form::ChannelForm, channel_list::ChannelList, connection_status::ConnectionStatusLine,
-    notifications_toggle::NotificationsToggle, people::People,
+    conversation_list::ConversationList, notifications_toggle::NotificationsToggle, people::People,
 };
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -55,6 +55,7 @@ pub fn Sidebar() -> impl IntoView {
             }>
 
                 <ChannelList/>
+                <ConversationList/>
                 <ChannelForm/>
                 <People/>
                 <NotificationsToggle/>

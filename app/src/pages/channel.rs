@@ -4,7 +4,8 @@
 
 use crate::api;
 use crate::components::{composer::Composer, message_log::MessageLog, typing_line::TypingLine};
-use crate::model::ChannelName;
+use crate::error::ApiError;
+use crate::model::{ChannelHistory, ChannelName};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,11 +13,28 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn ChannelPage() -> impl IntoView {
-    let chat = Chat::expect();
     let params = use_params_map();
     let raw_name = move || params.read().get("channel").unwrap_or_default();
     let history = Resource::new(raw_name, api::fetch_history);
+    view! { <Opened history/> }
+}
 
+/// `/dm/:name`: the private conversation with that user, started if need be.
+#[component]
+pub fn ConversationPage() -> impl IntoView {
+    let params = use_params_map();
+    let with = move || params.read().get("name").unwrap_or_default();
+    let history = Resource::new(with, |with| async move {
+        let channel = api::open_conversation(with).await?;
+        api::fetch_history(channel.name.to_string()).await
+    });
+    view! { <Opened history/> }
+}
+
+/// A channel or conversation once its history is loaded (or why not).
+#[component]
+fn Opened(history: Resource<Result<ChannelHistory, ApiError>>) -> impl IntoView {
+    let chat = Chat::expect();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading channel…"</p> }>
             {move || Suspend::new(async move {
@@ -45,20 +63,37 @@ pub fn ChannelPage() -> impl IntoView {
 #[component]
 fn ChannelView(name: ChannelName) -> impl IntoView {
     let chat = Chat::expect();
-    let base = format!("#{name} · Flack");
+    // A conversation is shown by whom it is with.
+    let label = {
+        let name = name.clone();
+        move || {
+            if name.is_conversation() {
+                let with = chat.conversations.with(|c| {
+                    c.iter()
+                        .find(|c| c.channel == name)
+                        .map(|c| c.with.to_string())
+                });
+                format!("@{}", with.unwrap_or_else(|| "…".into()))
+            } else {
+                format!("#{name}")
+            }
+        }
+    };
+    let heading = label.clone();
     // The tab shows how much is unread elsewhere.
     let title = move || {
+        let base = format!("{} · Flack", label());
         let total: u32 = chat.unread.with(|u| u.iter().map(|x| x.unread).sum());
         if total > 0 {
             format!("({total}) {base}")
         } else {
-            base.clone()
+            base
         }
     };
     view! {
         <Title text=title/>
         <header class="channel-head">
-            <h1><span class="hash" aria-hidden="true">"#"</span>{name.to_string()}</h1>
+            <h1>{heading}</h1>
         </header>
         <MessageLog channel=name.clone()/>
         <TypingLine channel=name.clone()/>

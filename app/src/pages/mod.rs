@@ -1,4 +1,5 @@
-//! Route components: `/` (home), `/c/:channel` (a channel), and the 404 page.
+//! Route components: `/` (home), `/c/:channel` (a channel), `/dm/:name`
+//! (a private conversation), and the 404 page.
 
 pub mod channel;
 pub mod home;

@@ -1,0 +1,53 @@
+//! "Direct messages": a `nav` with one link per private conversation of
+//! this user (`/dm/<name>`), each with its unread count.
+
+use crate::state::Chat;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn ConversationList() -> impl IntoView {
+    let chat = Chat::expect();
+    view! {
+        <Show when=move || chat.conversations.with(|c| !c.is_empty())>
+            <nav aria-label="Direct messages" class="channels conversations">
+                <h2 class="section-title">"Direct messages"</h2>
+                <ul>
+                    <For
+                        each=move || chat.conversations.get()
+                        key=|c| c.channel.clone()
+                        children=move |conversation| {
+                            let href = format!(
+                                "/dm/{}",
+                                percent_encoding::utf8_percent_encode(
+                                    conversation.with.as_str(),
+                                    percent_encoding::NON_ALPHANUMERIC,
+                                )
+                            );
+                            let channel = conversation.channel.clone();
+                            let unread = move || {
+                                chat.unread.with(|u| {
+                                    u.iter().find(|x| x.channel == channel).map(|x| x.unread)
+                                })
+                            };
+                            view! {
+                                <li>
+                                    <A href=href>
+                                        <span class="hash" aria-hidden="true">"@"</span>
+                                        <span class="channel-name">{conversation.with.to_string()}</span>
+                                        {move || unread().map(|n| view! {
+                                            <span class="badge" title=format!("{n} unread")>
+                                                <span aria-hidden="true">{n}</span>
+                                                <span class="visually-hidden">{format!(", {n} unread")}</span>
+                                            </span>
+                                        })}
+                                    </A>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </nav>
+        </Show>
+    }
+}
