@@ -259,18 +259,28 @@ impl Chat {
     }
 
     /// Notifies (if on, and the tab is hidden) about channels where the
-    /// mention count grew since the last look.
+    /// mention count grew, and conversations with new messages, since the
+    /// last look.
     fn notify_new_mentions(&self, fresh: &[Unread]) {
         if !self.notify.get_untracked() || crate::client::tab_visible() {
             return;
         }
         let before = self.unread.get_untracked();
         for now in fresh {
-            let had = before
-                .iter()
-                .find(|u| u.channel == now.channel)
-                .map_or(0, |u| u.mentions);
-            if now.mentions > had {
+            let had = before.iter().find(|u| u.channel == now.channel);
+            if now.channel.is_conversation() {
+                if now.unread > had.map_or(0, |u| u.unread) {
+                    let with = self.conversations.with_untracked(|c| {
+                        c.iter()
+                            .find(|c| c.channel == now.channel)
+                            .map(|c| c.with.to_string())
+                    });
+                    crate::client::notify::show(
+                        &format!("New message from {}", with.unwrap_or_default()),
+                        &format!("{} unread", now.unread),
+                    );
+                }
+            } else if now.mentions > had.map_or(0, |u| u.mentions) {
                 crate::client::notify::show(
                     &format!("You were mentioned in #{}", now.channel),
                     &format!("{} unread, {} mentioning you", now.unread, now.mentions),
@@ -288,7 +298,15 @@ impl Chat {
         let mine = self
             .user
             .with_untracked(|u| u.as_ref().is_some_and(|u| message.author == u.display_name));
-        if !mine && self.mentions_me_untracked(message) {
+        if mine {
+            return;
+        }
+        if message.channel.is_conversation() {
+            crate::client::notify::show(
+                &format!("New message from {}", message.author),
+                message.body.as_str(),
+            );
+        } else if self.mentions_me_untracked(message) {
             crate::client::notify::show(
                 &format!("{} mentioned you in #{}", message.author, message.channel),
                 message.body.as_str(),

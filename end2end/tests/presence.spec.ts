@@ -140,6 +140,14 @@ test("desktop notifications: asked only on click, shown for a mention while hidd
   expect(shown.title).toContain("mentioned you");
   expect(shown.body).toContain("look at this");
 
+  // A private message while hidden (Bob is not in that conversation yet).
+  await a.getByRole("list", { name: "People" }).getByRole("link", { name: bobName }).click();
+  await a.getByRole("textbox", { name: "Message" }).fill("a private word");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect.poll(() => b.evaluate(() => (window as any).__shown.length), { timeout: 15_000 }).toBe(2);
+  expect((await b.evaluate(() => (window as any).__shown[1])).title).toContain("New message from");
+  await a.goBack();
+
   await setHidden(b, false);
   await toggle.uncheck();
   await setHidden(b, true);
@@ -147,7 +155,7 @@ test("desktop notifications: asked only on click, shown for a mention while hidd
   await a.getByRole("textbox", { name: "Message" }).press("Escape");
   await a.getByRole("textbox", { name: "Message" }).press("Enter");
   await expect(messages(b).getByRole("article").filter({ hasText: "again" })).toHaveCount(1);
-  expect(await b.evaluate(() => (window as any).__shown.length)).toBe(1);
+  expect(await b.evaluate(() => (window as any).__shown.length)).toBe(2);
   await alice.close();
   await bob.close();
 });
