@@ -440,6 +440,29 @@ mod tests {
         assert_eq!(render("# big"), "", "a heading is a plain paragraph");
     }
 
+    proptest::proptest! {
+        /// Any body renders, and the result never carries script, event
+        /// handlers or a link that is not http(s) or mailto.
+        #[test]
+        fn any_body_renders_to_safe_html(body in "(\\PC|[<>\\[\\]()*_`~#>@:/ \n-]){1,400}") {
+            let html = render(&body);
+            // Only real tags matter: text is escaped (`&lt;`).
+            for tag in html.split('<').skip(1) {
+                let tag = tag.split('>').next().unwrap_or_default().to_lowercase();
+                proptest::prop_assert!(!tag.starts_with("script"), "{}", html);
+                proptest::prop_assert!(!tag.contains(" on"), "{}", html);
+                if let Some(href) = tag.split("href=\"").nth(1) {
+                    proptest::prop_assert!(
+                        href.starts_with("http://")
+                            || href.starts_with("https://")
+                            || href.starts_with("mailto:"),
+                        "{}", html
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn deep_nesting_is_flattened() {
         let body = ">".repeat(3000) + " deep";
