@@ -199,3 +199,24 @@ test("private messages: start one from the people list; only the two can read it
   await alice.close();
   await bob.close();
 });
+
+test("a private conversation is remembered like a channel after closing the browser", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const bobName = (await b.locator(".me-name").textContent()) ?? "";
+  await a.getByRole("list", { name: "People" }).getByRole("link", { name: bobName }).click();
+  await expect(a.getByRole("heading", { level: 1 })).toHaveText(`@${bobName}`);
+  await a.getByRole("textbox", { name: "Message" }).fill("see you later");
+  await a.getByRole("textbox", { name: "Message" }).press("Enter");
+  await expect(messages(a).getByRole("article").filter({ hasText: "see you later" })).toHaveCount(1);
+  const state = await alice.storageState();
+  await alice.close();
+
+  const again = await browser.newContext({ storageState: state });
+  const back = await again.newPage();
+  await back.goto("/");
+  await expect(back).toHaveURL(new RegExp(`/dm/${bobName}$`));
+  await expect(back.getByRole("heading", { level: 1 })).toHaveText(`@${bobName}`);
+  await expect(messages(back).getByRole("article").filter({ hasText: "see you later" })).toHaveCount(1);
+  await again.close();
+  await bob.close();
+});

@@ -1,5 +1,5 @@
-//! `/`: reopens the channel the user was in last time (remembered in
-//! localStorage), or invites them to pick or create one.
+//! `/`: reopens the channel or conversation the user was in last time
+//! (remembered in localStorage), or invites them to pick or create one.
 
 use crate::client;
 use crate::state::Chat;
@@ -14,15 +14,35 @@ pub fn HomePage() -> impl IntoView {
         if !chat.hydrated.get() {
             return;
         }
-        if let Some(channel) = client::remembered_channel() {
-            navigate(
-                &channel.path(),
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
-        }
+        let Some(channel) = client::remembered_channel() else {
+            return;
+        };
+        // A conversation reopens at `/dm/<name>`, once the list of
+        // conversations (fetched after connecting) says with whom.
+        let path = if channel.is_conversation() {
+            let with = chat.conversations.with(|list| {
+                list.iter()
+                    .find(|c| c.channel == channel)
+                    .map(|c| c.with.clone())
+            });
+            let Some(with) = with else { return };
+            format!(
+                "/dm/{}",
+                percent_encoding::utf8_percent_encode(
+                    with.as_str(),
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            )
+        } else {
+            channel.path()
+        };
+        navigate(
+            &path,
+            NavigateOptions {
+                replace: true,
+                ..Default::default()
+            },
+        );
     });
     view! {
         <section class="empty-pane">
