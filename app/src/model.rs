@@ -425,6 +425,17 @@ pub struct Unread {
 /// participants' ids, so only they can be let in.
 pub const CONVERSATION_PREFIX: &str = "dm:";
 
+impl DisplayName {
+    /// The page of your private conversation with this user,
+    /// `/dm/<percent-encoded name>` (encoded as channel paths are).
+    pub fn conversation_path(&self) -> String {
+        format!(
+            "/dm/{}",
+            percent_encoding::utf8_percent_encode(&self.0, PATH_SEGMENT)
+        )
+    }
+}
+
 impl ChannelName {
     /// Whether this is a private conversation between two users.
     pub fn is_conversation(&self) -> bool {

@@ -17,13 +17,7 @@ pub fn ConversationList() -> impl IntoView {
                         each=move || chat.conversations.get()
                         key=|c| c.channel.clone()
                         children=move |conversation| {
-                            let href = format!(
-                                "/dm/{}",
-                                percent_encoding::utf8_percent_encode(
-                                    conversation.with.as_str(),
-                                    percent_encoding::NON_ALPHANUMERIC,
-                                )
-                            );
+                            let href = conversation.with.conversation_path();
                             let channel = conversation.channel.clone();
                             let unread = move || {
                                 chat.unread.with(|u| {

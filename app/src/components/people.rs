@@ -33,13 +33,7 @@ pub fn People() -> impl IntoView {
                     key=|p| p.clone()
                     children=|Person { name, status }| {
                         let label = status.label();
-                        let href = format!(
-                            "/dm/{}",
-                            percent_encoding::utf8_percent_encode(
-                                name.as_str(),
-                                percent_encoding::NON_ALPHANUMERIC,
-                            )
-                        );
+                        let href = name.conversation_path();
                         let shown = name.to_string();
                         view! {
                             <li class=format!("person {label}") title=format!("{name} is {label}")>

@@ -26,13 +26,7 @@ pub fn HomePage() -> impl IntoView {
                     .map(|c| c.with.clone())
             });
             let Some(with) = with else { return };
-            format!(
-                "/dm/{}",
-                percent_encoding::utf8_percent_encode(
-                    with.as_str(),
-                    percent_encoding::NON_ALPHANUMERIC
-                )
-            )
+            with.conversation_path()
         } else {
             channel.path()
         };
