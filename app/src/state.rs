@@ -306,19 +306,12 @@ impl Chat {
                 &format!("New message from {}", message.author),
                 message.body.as_str(),
             );
-        } else if self.mentions_me_untracked(message) {
+        } else if untrack(|| self.mentions_me(message)) {
             crate::client::notify::show(
                 &format!("{} mentioned you in #{}", message.author, message.channel),
                 message.body.as_str(),
             );
         }
-    }
-
-    fn mentions_me_untracked(&self, message: &Message) -> bool {
-        self.user.with_untracked(|u| {
-            u.as_ref()
-                .is_some_and(|u| message.mentions.contains(&u.display_name))
-        })
     }
 
     /// The open channel is read up to its last message: tell the server
@@ -373,6 +366,15 @@ impl Chat {
                 until: now + TYPING_SHOWN_MS,
             });
         });
+    }
+
+    /// `channel`'s unread and mention counts, if anything is unread (tracked).
+    pub fn unread_in(&self, channel: &ChannelName) -> Option<(u32, u32)> {
+        self.unread.with(|u| {
+            u.iter()
+                .find(|x| &x.channel == channel)
+                .map(|x| (x.unread, x.mentions))
+        })
     }
 
     /// Whether `message` mentions the signed-in user.

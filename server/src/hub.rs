@@ -118,6 +118,32 @@ fn may_see(key: &str, user: Uuid) -> bool {
     !key.starts_with(CONVERSATION_PREFIX) || key.contains(&user.simple().to_string())
 }
 
+/// `channel` as `user` may see it: someone else's conversation reads as a
+/// channel that does not exist.
+fn visible<'c>(
+    channels: &'c HashMap<String, ChannelState>,
+    user: Uuid,
+    channel: &ChannelName,
+) -> Result<&'c ChannelState, HubError> {
+    let key = channel.key();
+    channels
+        .get(&key)
+        .filter(|_| may_see(&key, user))
+        .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))
+}
+
+fn visible_mut<'c>(
+    channels: &'c mut HashMap<String, ChannelState>,
+    user: Uuid,
+    channel: &ChannelName,
+) -> Result<&'c mut ChannelState, HubError> {
+    let key = channel.key();
+    channels
+        .get_mut(&key)
+        .filter(|_| may_see(&key, user))
+        .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))
+}
+
 /// A channel event, with its frame serialized once. `seq` 0 marks an
 /// ephemeral notice (typing) that is sent to viewers but is no event.
 #[derive(Debug)]
@@ -950,14 +976,7 @@ impl Hub {
 
     /// Every user's display name, sorted ignoring case.
     pub fn users(&self) -> Vec<DisplayName> {
-        let state = self.state();
-        let mut keyed: Vec<(&String, &Uuid)> = state.names.iter().collect();
-        keyed.sort();
-        keyed
-            .into_iter()
-            .filter_map(|(_, id)| state.users.get(id))
-            .map(|u| u.info.display_name.clone())
-            .collect()
+        self.people().into_iter().map(|p| p.name).collect()
     }
 
     pub fn history(&self, name: &ChannelName) -> Result<ChannelHistory, HubError> {
@@ -981,6 +1000,14 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
         let window = self.shared.limits.idempotency_window;
+        // Rendered before taking the lock for the post: Markdown and the
+        // sanitizer are the costliest part of a send, and only the name
+        // lookups for `@mentions` need the state.
+        let Rendered { html, mentions } = markup::render(body.as_str(), &|typed| {
+            let state = self.state();
+            let found = user_named(&state.names, &state.users)(typed);
+            found
+        });
         let mut guard = self.state();
         let state = &mut *guard;
         let sender = state.users.get(&user_id).ok_or(HubError::UnknownUser)?;
@@ -994,19 +1021,11 @@ impl Hub {
         let author = sender.info.display_name.clone();
         let send_position = sender.sends.next_position;
         let key = channel.key();
-        if !may_see(&key, user_id) {
-            return Err(HubError::UnknownChannel(channel.to_string()));
-        }
-        let room = state
-            .channels
-            .get_mut(&key)
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let room = visible_mut(&mut state.channels, user_id, channel)?;
         let seq = room.head + 1;
         let files = &self.shared.files;
         let attachments = files.claim(user_id, &attachments)?;
         let claimed: Vec<AttachmentId> = attachments.iter().map(|a| a.id.clone()).collect();
-        let Rendered { html, mentions } =
-            markup::render(body.as_str(), &user_named(&state.names, &state.users));
         let message = Message {
             channel: room.info.name.clone(),
             seq,
@@ -1128,13 +1147,7 @@ impl Hub {
         let mut guard = self.state();
         let state = &mut *guard;
         let key = channel.key();
-        if !may_see(&key, user) {
-            return Err(HubError::UnknownChannel(channel.to_string()));
-        }
-        let room = state
-            .channels
-            .get(&key)
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let room = visible(&state.channels, user, channel)?;
         let held = room.held(id).ok_or(HubError::UnknownMessage(id))?;
         let Some(change) = decide(held, &user_named(&state.names, &state.users))? else {
             return Ok(Ticket(0));
@@ -1262,14 +1275,7 @@ impl Hub {
         let mut guard = self.state();
         let state = &mut *guard;
         let key = channel.key();
-        if !may_see(&key, id) {
-            return Err(HubError::UnknownChannel(channel.to_string()));
-        }
-        let head = state
-            .channels
-            .get(&key)
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?
-            .committed;
+        let head = visible(&state.channels, id, channel)?.committed;
         let seq = seq.min(head);
         let reader = state.users.get(&id).ok_or(HubError::UnknownUser)?;
         if reader.last_read.get(&key).is_some_and(|&at| at >= seq) {
@@ -1349,14 +1355,9 @@ impl Hub {
     /// Tells `channel`'s viewers that `user` is typing. Not an event: no
     /// `seq`, not stored, not replayed (`seq` 0 marks it for sessions).
     pub fn typing(&self, user: &UserInfo, channel: &ChannelName) -> Result<(), HubError> {
-        if !may_see(&channel.key(), user_id(user)?) {
-            return Err(HubError::UnknownChannel(channel.to_string()));
-        }
+        let id = user_id(user)?;
         let state = self.state();
-        let room = state
-            .channels
-            .get(&channel.key())
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let room = visible(&state.channels, id, channel)?;
         let frame = ServerFrame::Typing {
             channel: room.info.name.clone(),
             user: user.display_name.clone(),

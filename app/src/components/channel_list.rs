@@ -5,6 +5,17 @@ use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+/// "3", read as ", 3 unread".
+#[component]
+pub fn UnreadBadge(count: u32) -> impl IntoView {
+    view! {
+        <span class="badge" title=format!("{count} unread")>
+            <span aria-hidden="true">{count}</span>
+            <span class="visually-hidden">{format!(", {count} unread")}</span>
+        </span>
+    }
+}
+
 #[component]
 pub fn ChannelList() -> impl IntoView {
     let chat = Chat::expect();
@@ -23,23 +34,14 @@ pub fn ChannelList() -> impl IntoView {
                             let href = channel.name.path();
                             let name = channel.name.to_string();
                             let key = channel.name.clone();
-                            let counts = Memo::new(move |_| {
-                                chat.unread.with(|u| {
-                                    u.iter()
-                                        .find(|x| x.channel == key)
-                                        .map(|x| (x.unread, x.mentions))
-                                })
-                            });
+                            let counts = Memo::new(move |_| chat.unread_in(&key));
                             view! {
                                 <li>
                                     <A href=href>
                                         <span class="hash" aria-hidden="true">"#"</span>
                                         <span class="channel-name" class:has-unread=move || counts.get().is_some()>{name}</span>
                                         {move || counts.get().map(|(unread, mentions)| view! {
-                                            <span class="badge" title=format!("{unread} unread")>
-                                                <span aria-hidden="true">{unread}</span>
-                                                <span class="visually-hidden">{format!(", {unread} unread")}</span>
-                                            </span>
+                                            <UnreadBadge count=unread/>
                                             {(mentions > 0).then(|| view! {
                                                 <span class="badge mention-count" title="You were mentioned">
                                                     <span aria-hidden="true">"@"</span>

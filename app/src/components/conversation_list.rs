@@ -1,6 +1,7 @@
 //! "Direct messages": a `nav` with one link per private conversation of
 //! this user (`/dm/<name>`), each with its unread count.
 
+use crate::components::channel_list::UnreadBadge;
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -19,22 +20,13 @@ pub fn ConversationList() -> impl IntoView {
                         children=move |conversation| {
                             let href = conversation.with.conversation_path();
                             let channel = conversation.channel.clone();
-                            let unread = move || {
-                                chat.unread.with(|u| {
-                                    u.iter().find(|x| x.channel == channel).map(|x| x.unread)
-                                })
-                            };
+                            let unread = move || chat.unread_in(&channel).map(|(n, _)| n);
                             view! {
                                 <li>
                                     <A href=href>
                                         <span class="hash" aria-hidden="true">"@"</span>
                                         <span class="channel-name">{conversation.with.to_string()}</span>
-                                        {move || unread().map(|n| view! {
-                                            <span class="badge" title=format!("{n} unread")>
-                                                <span aria-hidden="true">{n}</span>
-                                                <span class="visually-hidden">{format!(", {n} unread")}</span>
-                                            </span>
-                                        })}
+                                        {move || unread().map(|count| view! { <UnreadBadge count/> })}
                                     </A>
                                 </li>
                             }
