@@ -772,6 +772,13 @@ impl Hub {
         self.shared.durable.get().cloned()
     }
 
+    /// Why the store cannot take changes now, if it cannot (readiness).
+    pub fn store_unavailable(&self) -> Option<String> {
+        self.state()
+            .journal_closed
+            .then(|| "the store is closed".to_owned())
+    }
+
     /// Stops taking changes, writes what is queued and waits for the journal.
     pub fn close(&self) {
         {

@@ -6,6 +6,7 @@
 //! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
+//! - `metrics`: Prometheus metrics, `/healthz` and `/readyz`;
 //! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
 //! - `attachments`: upload and download of files over HTTP;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
@@ -26,6 +27,7 @@ pub mod hub;
 pub mod identity;
 pub mod limits;
 pub mod markup;
+pub mod metrics;
 pub mod policy;
 pub mod session;
 pub mod shutdown;

@@ -15,6 +15,7 @@
 
 use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
+use crate::metrics::Metrics;
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
@@ -77,6 +78,14 @@ enum Ended {
 }
 
 /// The channel a connection views.
+/// An ack waiting for its change to be durable.
+struct PendingAck {
+    ticket: Ticket,
+    ack: ServerFrame,
+    /// When its `send` arrived (for the send latency metric).
+    received: Instant,
+}
+
 struct Viewing {
     channel: ChannelName,
     last_seq: u64,
@@ -89,13 +98,14 @@ struct Session<S> {
     user: UserInfo,
     settings: SessionSettings,
     limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
     frames: Option<FrameLimiter>,
     invalid_frames: Option<FrameLimiter>,
     viewing: Option<Viewing>,
     last_heard: Instant,
     /// Acks sent once their change is durable, in order (with a data dir;
     /// the read loop does not wait for each commit).
-    pending_acks: VecDeque<(Ticket, ServerFrame)>,
+    pending_acks: VecDeque<PendingAck>,
     durable: Option<tokio::sync::watch::Receiver<u64>>,
     /// This connection's part in its user's presence (dropped with it).
     online: Option<Online>,
@@ -110,6 +120,7 @@ pub async fn run<S>(
     user: UserInfo,
     settings: SessionSettings,
     limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) where
     S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
@@ -123,6 +134,7 @@ pub async fn run<S>(
         frames: limits.frame_limiter(),
         invalid_frames: limits.invalid_frame_limiter(),
         limits,
+        metrics,
         viewing: None,
         last_heard: Instant::now(),
         pending_acks: VecDeque::new(),
@@ -132,7 +144,9 @@ pub async fn run<S>(
     };
     session.online = session.hub.connect(&session.user);
     session.durable = session.hub.durable_progress();
+    session.metrics.connections.inc();
     let ended = session.serve(&shutdown).await;
+    session.metrics.connections.dec();
     let name = session.user.display_name.clone();
     match &ended {
         Ok(()) | Err(Ended::ClientClosed) => tracing::debug!(user = %name, "connection closed"),
@@ -410,6 +424,7 @@ where
         body: MessageBody,
         attachments: Vec<AttachmentId>,
     ) -> Result<(), Ended> {
+        let received = Instant::now();
         let refusal = match self.limits.check_message(&self.user.user_id) {
             Err(wait) => throttled("you are sending messages too fast; slow down", wait),
             Ok(()) => {
@@ -418,12 +433,20 @@ where
                     .post(&self.user, &channel, client_id.clone(), body, attachments)
                 {
                     Ok(posted) => {
+                        if posted.stored {
+                            self.metrics.messages.inc();
+                        }
                         let ack = ServerFrame::Ack {
                             client_id,
                             channel,
                             seq: posted.seq,
                         };
-                        return self.ack_when_durable(posted.ticket, ack).await;
+                        let pending = PendingAck {
+                            ticket: posted.ticket,
+                            ack,
+                            received,
+                        };
+                        return self.ack_when_durable(pending).await;
                     }
                     Err(err) => hub_error_frame(&err),
                 }
@@ -438,15 +461,15 @@ where
     /// An ack promises durability: send it now if the change is durable,
     /// else queue it for when the journal commits (without holding up the
     /// connection's other frames, unless too many are waiting).
-    async fn ack_when_durable(&mut self, ticket: Ticket, ack: ServerFrame) -> Result<(), Ended> {
+    async fn ack_when_durable(&mut self, pending: PendingAck) -> Result<(), Ended> {
         let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
-        if self.pending_acks.is_empty() && ticket.is_durable_at(committed) {
-            return self.send_frame(&ack).await;
+        if self.pending_acks.is_empty() && pending.ticket.is_durable_at(committed) {
+            return self.send_ack(pending).await;
         }
-        self.pending_acks.push_back((ticket, ack));
+        self.pending_acks.push_back(pending);
         if self.pending_acks.len() > MAX_PENDING_ACKS {
-            if let Some(&(oldest, _)) = self.pending_acks.front() {
-                self.hub.durable(oldest).await;
+            if let Some(oldest) = self.pending_acks.front() {
+                self.hub.durable(oldest.ticket).await;
             }
             let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
             self.send_durable_acks(committed).await?;
@@ -456,14 +479,21 @@ where
 
     /// Sends, in order, every queued ack whose change is durable at `committed`.
     async fn send_durable_acks(&mut self, committed: u64) -> Result<(), Ended> {
-        while let Some((ticket, _)) = self.pending_acks.front() {
-            if !ticket.is_durable_at(committed) {
-                break;
-            }
-            if let Some((_, ack)) = self.pending_acks.pop_front() {
-                self.send_frame(&ack).await?;
+        while self
+            .pending_acks
+            .front()
+            .is_some_and(|p| p.ticket.is_durable_at(committed))
+        {
+            if let Some(pending) = self.pending_acks.pop_front() {
+                self.send_ack(pending).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn send_ack(&mut self, pending: PendingAck) -> Result<(), Ended> {
+        self.send_frame(&pending.ack).await?;
+        self.metrics.observe_send(pending.received.elapsed());
         Ok(())
     }
 
@@ -486,6 +516,7 @@ where
         for event in &backlog {
             self.feed(WsMessage::Text(event.frame.clone())).await?;
         }
+        self.metrics.deliveries.inc_by(backlog.len() as u64);
         self.viewing = Some(Viewing {
             channel: channel.clone(),
             last_seq: head,
@@ -545,6 +576,7 @@ where
             };
         }
         if fed > 0 {
+            self.metrics.deliveries.inc_by(fed as u64);
             self.flush().await?;
         }
         Ok(())
@@ -667,7 +699,16 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
         };
-        let session = run(Quiet, hub, user, settings, limits, CancellationToken::new());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let session = run(
+            Quiet,
+            hub,
+            user,
+            settings,
+            limits,
+            metrics,
+            CancellationToken::new(),
+        );
         let size = std::mem::size_of_val(&session);
         eprintln!("session future: {size} bytes");
         assert!(size < 16 * 1024, "session future is {size} bytes");

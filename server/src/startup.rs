@@ -12,6 +12,7 @@ use crate::files::FileLimits;
 use crate::hub::{Hub, HubLimits};
 use crate::identity::session_from_headers;
 use crate::limits::{ConnectionRefused, Limits};
+use crate::metrics::{self, Metrics, Probes};
 use crate::policy::{self, Policy};
 use crate::session::{self, SessionSettings};
 use app::api::ChatBackend;
@@ -62,6 +63,7 @@ pub struct WsState {
     read_buffer: usize,
     write_buffer: usize,
     limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
     allowed_origins: Arc<Vec<String>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -136,6 +138,12 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let metrics = Arc::new(Metrics::default());
+        let probes = Probes {
+            metrics: metrics.clone(),
+            hub: hub.clone(),
+            shutdown: shutdown.clone(),
+        };
         let state = AppState {
             leptos_options: leptos_options.clone(),
             ws: WsState {
@@ -149,6 +157,7 @@ impl Application {
                 read_buffer: config.ws_read_buffer,
                 write_buffer: config.ws_write_buffer,
                 limits: limits.clone(),
+                metrics,
                 allowed_origins: policy.allowed_origins.clone(),
                 shutdown: shutdown.clone(),
                 tracker: tracker.clone(),
@@ -188,6 +197,9 @@ impl Application {
                 "/files/{id}/{name}",
                 get(attachments::download).with_state(files_state),
             )
+            .route("/healthz", get(metrics::healthz))
+            .route("/readyz", get(metrics::readyz).with_state(probes.clone()))
+            .route("/metrics", get(metrics::metrics).with_state(probes))
             .layer(axum::middleware::from_fn_with_state(
                 policy,
                 policy::guard_api,
@@ -330,6 +342,7 @@ async fn websocket(
         read_buffer,
         write_buffer,
         limits,
+        metrics,
         shutdown,
         tracker,
         ..
@@ -343,7 +356,7 @@ async fn websocket(
         .write_buffer_size(write_buffer)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
-                session::run(socket, hub, user, settings, limits, shutdown).await;
+                session::run(socket, hub, user, settings, limits, metrics, shutdown).await;
                 drop(permit);
             })
         })
