@@ -41,7 +41,7 @@ impl From<HubError> for ApiError {
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
             HubError::Reserved => ApiErrorCode::InvalidInput,
-            HubError::Busy => ApiErrorCode::Unavailable,
+            HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
     }
@@ -64,8 +64,9 @@ impl ChatBackend for HubBackend {
     ) -> Result<(UserInfo, http::HeaderValue), ApiError> {
         let current = session_from_headers(headers);
         let (user, token, ticket) = self.hub.register(name, current.as_ref())?;
-        // The cookie is handed out only once the session would survive a crash.
-        self.hub.durable(ticket).await;
+        // The cookie is handed out only once the session would survive a
+        // crash (and, with Redis, once Redis took it).
+        self.hub.settled(ticket).await?;
         let cookie =
             http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).map_err(|_| {
                 ApiError::new(ApiErrorCode::Internal, "could not build the session cookie")
@@ -75,7 +76,9 @@ impl ChatBackend for HubBackend {
     }
 
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {
-        self.hub.user_by_session(&session_from_headers(headers)?)
+        self.hub
+            .user_by_session_synced(&session_from_headers(headers)?)
+            .await
     }
 
     async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError> {
@@ -105,7 +108,7 @@ impl ChatBackend for HubBackend {
             ));
         }
         let (channel, ticket) = self.hub.create_channel(&user, name)?;
-        self.hub.durable(ticket).await;
+        self.hub.settled(ticket).await?;
         tracing::info!(channel = %channel.name, by = %user.display_name, "channel created");
         Ok(channel)
     }
@@ -143,7 +146,16 @@ impl ChatBackend for HubBackend {
         with: DisplayName,
     ) -> Result<Channel, ApiError> {
         let user = self.signed_in(headers).await?;
-        Ok(self.hub.open_conversation(&user, &with)?.0)
+        let (channel, ticket) = self.hub.open_conversation(&user, &with)?;
+        match self.hub.settled(ticket).await {
+            // Opened on another server at the same moment: that one counts.
+            Err(HubError::ChannelExists(_)) => {
+                self.hub.sync().await;
+                Ok(self.hub.open_conversation(&user, &with)?.0)
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(channel),
+        }
     }
 
     async fn conversations(

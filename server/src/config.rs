@@ -104,8 +104,20 @@ pub struct Config {
     /// Keep users, sessions, channels and the last 100 messages per channel
     /// in an SQLite database in this folder, so a restart loses nothing
     /// acknowledged. Without it, everything is in memory.
-    #[arg(long, env = "FLACK_DATA_DIR")]
+    #[arg(long, env = "FLACK_DATA_DIR", conflicts_with = "redis_url")]
     pub data_dir: Option<PathBuf>,
+
+    /// Share the chat with other Flack servers through this Redis
+    /// (`redis://host:port/db`): Redis holds users, sessions, channels and
+    /// messages and orders every change; each server serves its own
+    /// connections. Not with --data-dir (Redis' own persistence applies).
+    #[arg(long, env = "FLACK_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Changes Redis keeps in its log (approximately) for a server that
+    /// lost its link to catch up; one that was away longer reloads.
+    #[arg(long, env = "FLACK_REDIS_LOG", default_value_t = 100_000)]
+    pub redis_log: usize,
 
     /// Changes waiting to be written (with --data-dir) before new ones are
     /// refused as busy.

@@ -42,6 +42,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::cluster;
 use crate::files::{Content, FileError, FileLimits, Files};
 use crate::identity::{SessionToken, TokenHash};
 use crate::markup::{self, Rendered};
@@ -89,6 +90,8 @@ pub enum HubError {
     UnknownUser,
     #[error("the server is busy storing earlier changes; try again in a moment")]
     Busy,
+    #[error("the shared store (Redis) is unreachable; try again in a moment")]
+    StoreDown,
     #[error("message {0} is not in this channel's recent history")]
     UnknownMessage(u64),
     #[error("only its author can {0} a message")]
@@ -155,7 +158,8 @@ pub struct Event {
 }
 
 /// A change to a channel, applied to its state once committed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     Posted(Message),
     Edited {
@@ -238,6 +242,24 @@ pub struct Hub {
     shared: Arc<Shared>,
 }
 
+/// The hub as the cluster's follower sees it (weak: the hub owns the
+/// cluster link, not the other way round).
+struct Replica(Weak<Shared>);
+
+impl cluster::Replica for Replica {
+    fn apply(&self, entries: Vec<Entry>) {
+        if let Some(shared) = self.0.upgrade() {
+            Hub { shared }.apply_replicated(entries);
+        }
+    }
+
+    fn reload(&self, snapshot: cluster::Snapshot) {
+        if let Some(shared) = self.0.upgrade() {
+            Hub { shared }.reload(snapshot);
+        }
+    }
+}
+
 struct Shared {
     /// Random per process: tells clients whether seqs they hold are ours.
     server_id: String,
@@ -250,6 +272,8 @@ struct Shared {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Attachments; a message's files go when it does.
     files: Files,
+    /// With `--redis-url`: this hub is a replica, changes go to Redis.
+    cluster: OnceLock<cluster::Link>,
 }
 
 #[derive(Default)]
@@ -579,16 +603,21 @@ impl Hub {
     }
 
     fn with_files(limits: HubLimits, files: Files) -> Self {
+        Self::with_id(limits, files, Uuid::new_v4().to_string())
+    }
+
+    fn with_id(limits: HubLimits, files: Files, server_id: String) -> Self {
         let (lobby, _) = broadcast::channel(limits.live_queue.max(1));
         Self {
             shared: Arc::new(Shared {
-                server_id: Uuid::new_v4().to_string(),
+                server_id,
                 state: Mutex::new(State::default()),
                 limits,
                 lobby,
                 durable: OnceLock::new(),
                 writer: Mutex::new(None),
                 files,
+                cluster: OnceLock::new(),
             }),
         }
     }
@@ -623,6 +652,140 @@ impl Hub {
         let _ = hub.shared.durable.set(journal.durable);
         *hub.shared.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal.writer);
         Ok(hub)
+    }
+
+    /// A hub that replicates the chat kept in Redis (`--redis-url`) and
+    /// proposes its users' changes there.
+    pub async fn open_cluster(
+        limits: HubLimits,
+        settings: cluster::Settings,
+    ) -> Result<Self, cluster::ClusterError> {
+        let (conn, snapshot) = cluster::connect(&settings).await?;
+        let files = Files::in_memory(limits.files.clone());
+        let hub = Self::with_id(limits, files, snapshot.dataset.clone());
+        let (lsn, dataset) = (snapshot.lsn, snapshot.dataset.clone());
+        hub.reload(snapshot);
+        let replica = Arc::new(Replica(Arc::downgrade(&hub.shared)));
+        let link = cluster::start(settings, conn, lsn, dataset, replica);
+        let _ = hub.shared.durable.set(link.settlements.settled());
+        let _ = hub.shared.cluster.set(link);
+        Ok(hub)
+    }
+
+    /// Whether this hub is a replica (changes are applied when Redis' log
+    /// brings them, not when made).
+    fn replicated(&self) -> bool {
+        self.shared.cluster.get().is_some()
+    }
+
+    /// Takes in what the log says happened, in order.
+    fn apply_replicated(&self, entries: Vec<Entry>) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        for entry in &entries {
+            self.adopt(state, entry);
+        }
+        self.publish_locked(state, entries);
+    }
+
+    /// The part of a replicated entry that the hub's own methods do at
+    /// once in the other modes: users, sessions, channels, read positions,
+    /// heads and remembered `client_id`s.
+    fn adopt(&self, state: &mut State, entry: &Entry) {
+        match entry {
+            Entry::User {
+                id,
+                name,
+                key,
+                session,
+                created_at,
+            } => {
+                state.names.insert(key.clone(), *id);
+                state.sessions.insert(*session, *id);
+                state.users.entry(*id).or_insert_with(|| User {
+                    info: UserInfo {
+                        user_id: id.to_string(),
+                        display_name: name.clone(),
+                    },
+                    sends: RecentSends::default(),
+                    joined_at: *created_at,
+                    last_read: HashMap::new(),
+                });
+            }
+            Entry::Session { hash, user } => {
+                state.sessions.insert(*hash, *user);
+            }
+            Entry::Channel { key, channel, .. } => {
+                if !state.channels.contains_key(key) {
+                    let room = ChannelState::new(channel.clone(), self.shared.limits.live_queue);
+                    state.channels.insert(key.clone(), room);
+                    state.order.push(key.clone());
+                }
+            }
+            Entry::Read { user, key, seq } => {
+                if let Some(reader) = state.users.get_mut(user) {
+                    let at = reader.last_read.entry(key.clone()).or_insert(0);
+                    *at = (*at).max(*seq);
+                }
+            }
+            Entry::Event {
+                key,
+                seq,
+                change,
+                send,
+            } => {
+                if let Some(room) = state.channels.get_mut(key) {
+                    room.head = room.head.max(*seq);
+                }
+                if let (Some(send), Change::Posted(message)) = (send, change) {
+                    let sender = state.users.get_mut(&send.user);
+                    if let (Some(sender), Some(client_id)) = (sender, &message.client_id) {
+                        let sent = Sent {
+                            seq: *seq,
+                            ticket: Ticket(0),
+                        };
+                        sender.sends.remember(client_id.clone(), sent, send.window);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces all chat state with `snapshot` (at start, or after a gap
+    /// in the log). Viewers' live queues close, so they join again and
+    /// get what they missed, or a reset.
+    fn reload(&self, snapshot: cluster::Snapshot) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        state.users.clear();
+        state.names.clear();
+        state.sessions.clear();
+        state.channels.clear();
+        state.order.clear();
+        for entry in snapshot.entries.iter().chain(&snapshot.reads) {
+            self.adopt(state, entry);
+        }
+        let event_log = self.shared.limits.event_log;
+        for channel in snapshot.channels {
+            let Some(room) = state.channels.get_mut(&channel.key) else {
+                continue;
+            };
+            let first = match channel.events.first() {
+                Some(Entry::Event { seq, .. }) => *seq,
+                _ => channel.head + 1,
+            };
+            // Resuming from before the retained events means a reset.
+            room.log_floor = first - 1;
+            room.committed = first - 1;
+            for entry in channel.events {
+                if let Entry::Event { seq, change, .. } = entry {
+                    room.committed = seq;
+                    room.apply(seq, change, event_log, &self.shared.files);
+                }
+            }
+            room.head = room.committed.max(channel.head);
+            room.committed = room.head;
+        }
     }
 
     fn restore(&self, snapshot: Snapshot) {
@@ -707,6 +870,17 @@ impl Hub {
             // Shutting down with a data dir: nothing more can be made durable.
             return Err(HubError::Busy);
         }
+        if let Some(link) = self.shared.cluster.get() {
+            let ticket = state.last_ticket + 1;
+            let proposal = cluster::Proposal { ticket, entry };
+            return match link.proposals.try_send(proposal) {
+                Ok(()) => {
+                    state.last_ticket = ticket;
+                    Ok(Ticket(ticket))
+                }
+                Err(_) => Err(HubError::Busy),
+            };
+        }
         let Some(journal) = &state.journal else {
             self.publish_locked(state, vec![entry]);
             return Ok(Ticket(0));
@@ -774,9 +948,56 @@ impl Hub {
 
     /// Why the store cannot take changes now, if it cannot (readiness).
     pub fn store_unavailable(&self) -> Option<String> {
-        self.state()
-            .journal_closed
-            .then(|| "the store is closed".to_owned())
+        if self.state().journal_closed {
+            return Some("the store is closed".to_owned());
+        }
+        self.shared.cluster.get()?.health.down()
+    }
+
+    /// What became of a change once durable: the `seq` Redis gave it, or
+    /// why Redis refused it (`None`: decided when it was made, as in the
+    /// other modes).
+    pub async fn settled(&self, ticket: Ticket) -> Result<Option<u64>, HubError> {
+        self.durable(ticket).await;
+        self.settle(ticket).unwrap_or(Ok(None))
+    }
+
+    /// `settled` for a ticket already durable.
+    pub fn settle(&self, ticket: Ticket) -> Option<Result<Option<u64>, HubError>> {
+        if ticket.0 == 0 {
+            return None;
+        }
+        self.shared.cluster.get()?.settlements.take(ticket.0)
+    }
+
+    /// With Redis: waits until this server has applied what other servers
+    /// had answered by now (a session registered there, a channel made
+    /// there). At once otherwise.
+    pub async fn sync(&self) {
+        if let Some(link) = self.shared.cluster.get() {
+            link.sync().await;
+        }
+    }
+
+    /// The user of a session, looking past replication lag: a session
+    /// made on another server a moment ago is found here too.
+    pub async fn user_by_session_synced(&self, hash: &TokenHash) -> Option<UserInfo> {
+        if let Some(user) = self.user_by_session(hash) {
+            return Some(user);
+        }
+        if !self.replicated() {
+            return None;
+        }
+        self.sync().await;
+        self.user_by_session(hash)
+    }
+
+    /// Stops following Redis (after the last change was proposed).
+    pub async fn close_cluster(&self) {
+        if let Some(link) = self.shared.cluster.get() {
+            self.state().journal_closed = true;
+            link.close().await;
+        }
     }
 
     /// Stops taking changes, writes what is queued and waits for the journal.
@@ -824,7 +1045,9 @@ impl Hub {
                     user: existing,
                 },
             )?;
-            state.sessions.insert(token.hash(), existing);
+            if !self.replicated() {
+                state.sessions.insert(token.hash(), existing);
+            }
             let info = state.users[&existing].info.clone();
             return Ok((info, token, ticket));
         }
@@ -843,6 +1066,10 @@ impl Hub {
             user_id: id.to_string(),
             display_name: name,
         };
+        if self.replicated() {
+            // Redis decides whether the name is still free; the log adds the user.
+            return Ok((info, token, ticket));
+        }
         state.names.insert(key, id);
         state.sessions.insert(token.hash(), id);
         state.users.insert(
@@ -949,6 +1176,15 @@ impl Hub {
             created_by: by.display_name.clone(),
             created_at: now(),
         };
+        if self.replicated() {
+            // Redis decides whether the name is still free; the log adds it.
+            let entry = Entry::Channel {
+                key,
+                channel: channel.clone(),
+                position: 0,
+            };
+            return Ok((channel, self.record(&mut state, entry)?));
+        }
         // Inserted first so that, in memory, publishing finds it.
         state.channels.insert(
             key.clone(),
@@ -1028,8 +1264,10 @@ impl Hub {
         let author = sender.info.display_name.clone();
         let send_position = sender.sends.next_position;
         let key = channel.key();
+        let replicated = self.replicated();
         let room = visible_mut(&mut state.channels, user_id, channel)?;
-        let seq = room.head + 1;
+        // A replica learns the seq from Redis (`settled`).
+        let seq = if replicated { 0 } else { room.head + 1 };
         let files = &self.shared.files;
         let attachments = files.claim(user_id, &attachments)?;
         let claimed: Vec<AttachmentId> = attachments.iter().map(|a| a.id.clone()).collect();
@@ -1057,17 +1295,27 @@ impl Hub {
             }),
         };
         // `record` may publish at once (in memory), which reads `head`.
-        room.head = seq;
+        if !replicated {
+            room.head = seq;
+        }
         let ticket = match self.record(state, entry) {
             Ok(ticket) => ticket,
             Err(e) => {
-                if let Some(room) = state.channels.get_mut(&key) {
+                if let Some(room) = state.channels.get_mut(&key).filter(|_| !replicated) {
                     room.head = seq - 1;
                 }
                 self.shared.files.unclaim(user_id, &claimed);
                 return Err(e);
             }
         };
+        if replicated {
+            // Remembered when the log brings it back (`adopt`).
+            return Ok(Posted {
+                seq,
+                stored: true,
+                ticket,
+            });
+        }
         if let Some(sender) = state.users.get_mut(&user_id) {
             sender
                 .sends
@@ -1163,6 +1411,15 @@ impl Hub {
             .channels
             .get_mut(&key)
             .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        if self.replicated() {
+            let entry = Entry::Event {
+                key,
+                seq: 0,
+                change,
+                send: None,
+            };
+            return self.record(state, entry);
+        }
         let seq = room.head + 1;
         room.head = seq;
         let entry = Entry::Event {
@@ -1296,6 +1553,9 @@ impl Hub {
                 seq,
             },
         )?;
+        if self.replicated() {
+            return Ok(());
+        }
         if let Some(reader) = state.users.get_mut(&id) {
             reader.last_read.insert(key, seq);
         }

@@ -25,6 +25,23 @@ impl std::fmt::Debug for SessionToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash([u8; 32]);
 
+/// As hex (how Redis holds it with `--redis-url`).
+impl serde::Serialize for TokenHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(text.as_ref())
+            .ok()
+            .and_then(|bytes| Self::from_bytes(&bytes))
+            .ok_or_else(|| serde::de::Error::custom("a session hash is 64 hex digits"))
+    }
+}
+
 impl SessionToken {
     pub fn generate() -> Self {
         let bytes: [u8; 16] = rand::random();
@@ -51,6 +68,9 @@ impl SessionToken {
 impl TokenHash {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
     }
     /// A hash read back from storage; `None` unless exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {

@@ -2,6 +2,7 @@
 //! server functions, the `/ws` WebSocket and the built site.
 //!
 //! - `config`: the command line; every limit is a flag;
+//! - `cluster`: several servers sharing the chat through Redis (`--redis-url`);
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
 //! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
@@ -21,6 +22,7 @@
 
 pub mod attachments;
 pub mod backend;
+pub mod cluster;
 pub mod config;
 pub mod files;
 pub mod hub;

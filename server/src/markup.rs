@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 const MAX_NESTING: usize = 8;
 
 /// A body rendered: its HTML and whom it mentions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
     /// Empty when the body is one plain paragraph, which viewers show as
     /// text (most messages: their frames stay small).

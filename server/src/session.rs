@@ -491,9 +491,31 @@ where
         Ok(())
     }
 
+    /// Sends an ack, with the `seq` Redis gave the message, or (Redis
+    /// refused or was unreachable) the refusal instead.
     async fn send_ack(&mut self, pending: PendingAck) -> Result<(), Ended> {
-        self.send_frame(&pending.ack).await?;
-        self.metrics.observe_send(pending.received.elapsed());
+        let PendingAck {
+            ticket,
+            mut ack,
+            received,
+        } = pending;
+        match (self.hub.settle(ticket), &mut ack) {
+            (Some(Ok(Some(given))), ServerFrame::Ack { seq, .. }) => *seq = given,
+            (
+                Some(Err(err)),
+                ServerFrame::Ack {
+                    client_id, channel, ..
+                },
+            ) => {
+                let mut refusal = hub_error_frame(&err);
+                refusal.client_id = Some(client_id.to_string());
+                refusal.channel = Some(channel.to_string());
+                return self.send_frame(&ServerFrame::Error(refusal)).await;
+            }
+            _ => {}
+        }
+        self.send_frame(&ack).await?;
+        self.metrics.observe_send(received.elapsed());
         Ok(())
     }
 
@@ -547,20 +569,12 @@ where
                 }
                 Err(RecvError::Lagged(missed)) => {
                     // Fell behind the live queue: continue from the ring.
-                    let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
-                    tracing::debug!(user = %self.user.display_name, %channel, missed, "viewer lagged; catching up");
-                    return match self.hub.join(&channel, Some(after)) {
-                        Ok(joined) => self.start_viewing(joined).await,
-                        Err(_) => {
-                            self.viewing = None;
-                            self.flush().await
-                        }
-                    };
+                    tracing::debug!(user = %self.user.display_name, channel = %viewing.channel, missed, "viewer lagged; catching up");
+                    return self.rejoin().await;
                 }
-                Err(RecvError::Closed) => {
-                    self.viewing = None;
-                    break;
-                }
+                // The channel was reloaded (a replica that found a gap in
+                // Redis' log): join again from where this viewer is.
+                Err(RecvError::Closed) => return self.rejoin().await,
             }
             if fed >= MAX_BATCH {
                 break;
@@ -580,6 +594,22 @@ where
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// Joins the viewed channel again after the last event this viewer
+    /// got: the events since, or a reset and the ring.
+    async fn rejoin(&mut self) -> Result<(), Ended> {
+        let Some(viewing) = self.viewing.as_ref() else {
+            return Ok(());
+        };
+        let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
+        match self.hub.join(&channel, Some(after)) {
+            Ok(joined) => self.start_viewing(joined).await,
+            Err(_) => {
+                self.viewing = None;
+                self.flush().await
+            }
+        }
     }
 
     async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ended> {
@@ -640,7 +670,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
         HubError::NotAuthor(_) => ErrorCode::Forbidden,
         HubError::Attachment(_) => ErrorCode::BadAttachment,
-        HubError::Busy => ErrorCode::Unavailable,
+        HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
         HubError::Reserved => ErrorCode::InvalidFrame,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {

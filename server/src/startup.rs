@@ -7,6 +7,7 @@
 
 use crate::attachments;
 use crate::backend::HubBackend;
+use crate::cluster;
 use crate::config::Config;
 use crate::files::FileLimits;
 use crate::hub::{Hub, HubLimits};
@@ -46,6 +47,19 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+}
+
+/// A Redis URL without its password, for the log.
+fn redacted(url: &str) -> String {
+    match url.split_once('@') {
+        Some((auth, host)) => match auth.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***@{host}"),
+            None => format!("***@{host}"),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// Router state: Leptos options (for pages and files) plus the chat.
@@ -103,20 +117,33 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
 
-        let hub = Hub::open(
-            HubLimits {
-                live_queue: config.live_queue,
-                idempotency_window: config.idempotency_window,
-                journal_queue: config.journal_queue,
-                event_log: config.event_log,
-                files: FileLimits {
-                    max_bytes: config.max_attachment_bytes,
-                    per_message: config.max_attachments,
-                    total_bytes: config.attachments_total_bytes,
-                },
+        let metrics = Arc::new(Metrics::default());
+        let hub_limits = HubLimits {
+            live_queue: config.live_queue,
+            idempotency_window: config.idempotency_window,
+            journal_queue: config.journal_queue,
+            event_log: config.event_log,
+            files: FileLimits {
+                max_bytes: config.max_attachment_bytes,
+                per_message: config.max_attachments,
+                total_bytes: config.attachments_total_bytes,
             },
-            config.data_dir.as_deref(),
-        )?;
+        };
+        let hub = match &config.redis_url {
+            Some(url) => {
+                let settings = cluster::Settings {
+                    url: url.clone(),
+                    log_len: config.redis_log,
+                    ring_len: app::model::HISTORY_LEN,
+                    queue: config.journal_queue,
+                    errors: metrics.store_errors.clone(),
+                };
+                let hub = Hub::open_cluster(hub_limits, settings).await?;
+                tracing::info!(redis = %redacted(url), "sharing the chat through Redis");
+                hub
+            }
+            None => Hub::open(hub_limits, config.data_dir.as_deref())?,
+        };
         if let Some(dir) = &config.data_dir {
             tracing::info!(data_dir = %dir.display(), "keeping state in the data dir");
         }
@@ -138,7 +165,6 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let metrics = Arc::new(Metrics::default());
         let probes = Probes {
             metrics: metrics.clone(),
             hub: hub.clone(),
@@ -262,6 +288,7 @@ impl Application {
         }
         // Write whatever is still queued, then stop the journal.
         let hub = self.hub;
+        hub.close_cluster().await;
         if tokio::task::spawn_blocking(move || hub.close())
             .await
             .is_err()
@@ -318,7 +345,10 @@ async fn websocket(
         )
             .into_response();
     }
-    let user = session_from_headers(&headers).and_then(|hash| state.hub.user_by_session(&hash));
+    let user = match session_from_headers(&headers) {
+        Some(hash) => state.hub.user_by_session_synced(&hash).await,
+        None => None,
+    };
     let Some(user) = user else {
         return (
             StatusCode::UNAUTHORIZED,

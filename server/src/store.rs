@@ -137,8 +137,10 @@ pub enum StoreError {
     Files { path: PathBuf, detail: String },
 }
 
-/// One change the hub made, to be recorded.
-#[derive(Debug, Clone)]
+/// One change the hub made, to be recorded (as JSON in Redis' log with
+/// `--redis-url`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Entry {
     /// A new user with their first session, in one entry so a refusal
     /// can never leave a user without a way in.
@@ -175,7 +177,7 @@ pub enum Entry {
 }
 
 /// Where a sent message goes in its sender's remembered `client_id`s.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SendRecord {
     pub user: Uuid,
     pub position: u64,

@@ -1,0 +1,773 @@
+//! `cluster`: several Flack servers sharing one chat through Redis
+//! (`--redis-url`).
+//!
+//! Redis is the source of truth and the sequencer; each server's hub is a
+//! replica of it. A change a server's users make is *proposed*: one Lua
+//! script (`PROPOSE`) checks what must be unique across servers (display
+//! names, channel names, `client_id`s), assigns the channel's `seq`
+//! (`INCR`), stores the change and appends it to the log, a stream every
+//! server reads in order and applies to its hub (`follow`). The proposing
+//! server answers (ack, cookie, created channel) only once its own hub has
+//! applied the change.
+//!
+//! Invariants:
+//! - Every server applies the same log in the same order. Each entry
+//!   carries its position `n` (the stream id is `n-0`); a server that finds
+//!   a gap (the log was trimmed while it was away) reloads everything from
+//!   Redis rather than skip.
+//! - A channel's events are kept in its own stream, trimmed exactly where
+//!   its oldest ring message starts (`MINID`), so replaying that stream
+//!   rebuilds the ring as every server holds it.
+//! - Proposals settle in ticket order; nothing is acknowledged that Redis
+//!   refused or did not answer.
+
+use crate::hub::{Change, HubError};
+use crate::store::Entry;
+use prometheus_client::metrics::counter::Counter;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::StreamReadReply;
+use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+/// Every key Flack writes starts with this.
+const PREFIX: &str = "flack:";
+/// How long one Redis call may take before it counts as failed.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the follower's blocking read waits before asking again.
+const BLOCK_MS: u64 = 1_000;
+/// Log entries read per call.
+const READ_BATCH: usize = 1_024;
+/// Outcomes nobody claimed (a post whose connection closed before its
+/// ack) are forgotten this many tickets later.
+const UNCLAIMED: u64 = 65_536;
+
+/// Appends one change. ARGV: op, entry JSON, log length, ring length,
+/// then op-specific arguments. Returns `{status, n, seq}`: status `ok`
+/// (n: its log position, 0 when nothing changed), `dup` (a remembered
+/// `client_id`; seq: its message), or the reason it was refused.
+const PROPOSE: &str = r#"
+local P = 'flack:'
+local op, json, log_len, ring_len = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local function append(seq)
+  local n = redis.call('INCR', P .. 'lsn')
+  redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'e', json, 's', seq)
+  return n
+end
+if op == 'user' then
+  local key, id, session = ARGV[5], ARGV[6], ARGV[7]
+  if redis.call('HSETNX', P .. 'names', key, id) == 0 then return {'name_taken', 0, 0} end
+  redis.call('HSET', P .. 'users', id, json)
+  redis.call('HSET', P .. 'sessions', session, json)
+  return {'ok', append(0), 0}
+elseif op == 'session' then
+  redis.call('HSET', P .. 'sessions', ARGV[5], json)
+  return {'ok', append(0), 0}
+elseif op == 'channel' then
+  local key = ARGV[5]
+  if redis.call('HSETNX', P .. 'channels', key, json) == 0 then return {'channel_exists', 0, 0} end
+  redis.call('RPUSH', P .. 'order', key)
+  return {'ok', append(0), 0}
+elseif op == 'read' then
+  local reads, key, seq = P .. 'reads:' .. ARGV[5], ARGV[6], tonumber(ARGV[7])
+  local at = tonumber(redis.call('HGET', reads, key) or '0')
+  if seq <= at then return {'ok', 0, 0} end
+  redis.call('HSET', reads, key, seq)
+  return {'ok', append(0), 0}
+else
+  -- an event: 'post', 'delete' or 'change'
+  local key, user, client_id, window = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+  if redis.call('HEXISTS', P .. 'channels', key) == 0 then return {'unknown_channel', 0, 0} end
+  local sent, sentq = P .. 'sent:' .. user, P .. 'sentq:' .. user
+  if client_id ~= '' then
+    local seen = redis.call('HGET', sent, client_id)
+    if seen then return {'dup', 0, tonumber(seen)} end
+  end
+  local seq = redis.call('INCR', P .. 'head:' .. key)
+  local events, posts = P .. 'events:' .. key, P .. 'posts:' .. key
+  redis.call('XADD', events, seq .. '-0', 'e', json)
+  if op == 'post' then
+    redis.call('RPUSH', posts, seq)
+    if redis.call('LLEN', posts) > ring_len then
+      redis.call('LPOP', posts)
+      redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
+    end
+    if client_id ~= '' then
+      redis.call('HSET', sent, client_id, seq)
+      redis.call('RPUSH', sentq, client_id)
+      if redis.call('LLEN', sentq) > window then redis.call('HDEL', sent, redis.call('LPOP', sentq)) end
+    end
+  elseif op == 'delete' then
+    redis.call('LREM', posts, 0, ARGV[9])
+  end
+  return {'ok', append(seq), seq}
+end
+"#;
+
+/// Everything, atomically: `{lsn, dataset, users, sessions, channels,
+/// reads}` where channels are `{key, entry, head, events}` in creation
+/// order and reads are `{user, {key, seq, ...}}`.
+const SNAPSHOT: &str = r#"
+local P = 'flack:'
+redis.call('SET', P .. 'id', ARGV[1], 'NX')
+local lsn = tonumber(redis.call('GET', P .. 'lsn') or '0')
+local users = redis.call('HVALS', P .. 'users')
+local sessions = redis.call('HVALS', P .. 'sessions')
+local channels = {}
+for _, key in ipairs(redis.call('LRANGE', P .. 'order', 0, -1)) do
+  local head = tonumber(redis.call('GET', P .. 'head:' .. key) or '0')
+  local events = redis.call('XRANGE', P .. 'events:' .. key, '-', '+')
+  table.insert(channels, {key, redis.call('HGET', P .. 'channels', key), head, events})
+end
+local reads = {}
+for _, id in ipairs(redis.call('HKEYS', P .. 'users')) do
+  table.insert(reads, {id, redis.call('HGETALL', P .. 'reads:' .. id)})
+end
+return {lsn, redis.call('GET', P .. 'id'), users, sessions, channels, reads}
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot reach Redis at {url}: {source}")]
+    Connect { url: String, source: RedisError },
+    #[error("Redis holds something this server cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// What a server starts from: the shared state at log position `lsn`.
+pub struct Snapshot {
+    /// Random per Redis dataset: every server reports it as its
+    /// `server_id`, so a client's `seq`s stay valid on any of them.
+    pub dataset: String,
+    pub lsn: u64,
+    /// Users, sessions and channels, in an order that applies cleanly.
+    pub entries: Vec<Entry>,
+    pub channels: Vec<ChannelEvents>,
+    /// Read positions (after the users they belong to).
+    pub reads: Vec<Entry>,
+}
+
+/// A channel's retained events, oldest first.
+pub struct ChannelEvents {
+    pub key: String,
+    pub head: u64,
+    pub events: Vec<Entry>,
+}
+
+/// The outcome of a proposal: the `seq` Redis gave (events), or why it
+/// was refused.
+pub type Outcome = Result<Option<u64>, HubError>;
+
+/// Tickets of this server's proposals until they settle: refused, or
+/// applied by this server's hub.
+#[derive(Default)]
+struct Settling {
+    /// In ticket order: the log position each waits for (`None`: nothing
+    /// to wait for).
+    waiting: VecDeque<(u64, Option<u64>)>,
+    applied: u64,
+    outcomes: BTreeMap<u64, Outcome>,
+}
+
+pub struct Settlements {
+    inner: Mutex<Settling>,
+    settled: watch::Sender<u64>,
+    applied: watch::Sender<u64>,
+}
+
+impl Settlements {
+    fn new(applied: u64) -> Self {
+        Self {
+            inner: Mutex::new(Settling {
+                applied,
+                ..Settling::default()
+            }),
+            settled: watch::channel(0).0,
+            applied: watch::channel(applied).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Settling> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the writer, in ticket order.
+    fn proposed(&self, ticket: u64, lsn: Option<u64>, outcome: Outcome) {
+        let mut inner = self.lock();
+        inner.outcomes.insert(ticket, outcome);
+        inner.waiting.push_back((ticket, lsn));
+        self.settle(&mut inner);
+    }
+
+    /// Called by the follower once the hub applied the log up to `lsn`.
+    fn applied(&self, lsn: u64) {
+        let mut inner = self.lock();
+        inner.applied = inner.applied.max(lsn);
+        self.applied.send_replace(inner.applied);
+        self.settle(&mut inner);
+    }
+
+    fn settle(&self, inner: &mut Settling) {
+        let mut last = None;
+        while let Some(&(ticket, lsn)) = inner.waiting.front() {
+            if lsn.is_some_and(|n| n > inner.applied) {
+                break;
+            }
+            inner.waiting.pop_front();
+            last = Some(ticket);
+        }
+        if let Some(ticket) = last {
+            let stale = ticket.saturating_sub(UNCLAIMED);
+            inner.outcomes = inner.outcomes.split_off(&stale);
+            self.settled.send_replace(ticket);
+        }
+    }
+
+    /// The outcome of a settled ticket (once: it is forgotten).
+    pub fn take(&self, ticket: u64) -> Option<Outcome> {
+        self.lock().outcomes.remove(&ticket)
+    }
+
+    pub fn settled(&self) -> watch::Receiver<u64> {
+        self.settled.subscribe()
+    }
+}
+
+/// Whether the link to Redis works, for readiness and the log.
+#[derive(Default)]
+pub struct LinkHealth {
+    down: Mutex<Option<String>>,
+}
+
+impl LinkHealth {
+    fn failed(&self, what: &str, err: &RedisError, errors: &Counter) {
+        errors.inc();
+        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        if down.is_none() {
+            tracing::error!("Redis is unreachable ({what}): {err}");
+        }
+        *down = Some(format!("Redis is unreachable: {err}"));
+    }
+
+    fn ok(&self) {
+        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        if down.take().is_some() {
+            tracing::info!("Redis is reachable again");
+        }
+    }
+
+    pub fn down(&self) -> Option<String> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What the writer and the follower share.
+#[derive(Clone)]
+struct Tasks {
+    settlements: Arc<Settlements>,
+    health: Arc<LinkHealth>,
+    errors: Counter,
+    shutdown: CancellationToken,
+}
+
+impl Tasks {
+    fn failed(&self, what: &str, err: &RedisError) {
+        self.health.failed(what, err, &self.errors);
+    }
+}
+
+/// A proposed change with its ticket.
+pub struct Proposal {
+    pub ticket: u64,
+    pub entry: Entry,
+}
+
+/// The hub's handle on the cluster.
+pub struct Link {
+    pub proposals: mpsc::Sender<Proposal>,
+    pub settlements: Arc<Settlements>,
+    pub health: Arc<LinkHealth>,
+    conn: ConnectionManager,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// How the cluster reaches the hub it feeds.
+pub trait Replica: Send + Sync + 'static {
+    /// Applies log entries, in order (their `seq`s set).
+    fn apply(&self, entries: Vec<Entry>);
+    /// Replaces everything with `snapshot` (after a gap in the log).
+    fn reload(&self, snapshot: Snapshot);
+}
+
+pub struct Settings {
+    pub url: String,
+    /// Log entries Redis keeps (approximately) for servers catching up.
+    pub log_len: usize,
+    pub ring_len: usize,
+    pub queue: usize,
+    pub errors: Counter,
+}
+
+/// Connects and reads the shared state.
+pub async fn connect(settings: &Settings) -> Result<(ConnectionManager, Snapshot), ClusterError> {
+    let client = Client::open(settings.url.as_str()).map_err(|source| ClusterError::Connect {
+        url: settings.url.clone(),
+        source,
+    })?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_number_of_retries(2);
+    let mut conn = client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(|source| ClusterError::Connect {
+            url: settings.url.clone(),
+            source,
+        })?;
+    let snapshot = snapshot(&mut conn).await.map_err(|e| match e {
+        Fetch::Redis(source) => ClusterError::Connect {
+            url: settings.url.clone(),
+            source,
+        },
+        Fetch::Corrupt(what) => ClusterError::Corrupt(what),
+    })?;
+    Ok((conn, snapshot))
+}
+
+/// Starts the writer and the follower for `replica`, which starts at
+/// `from` (its snapshot's log position).
+pub fn start(
+    settings: Settings,
+    conn: ConnectionManager,
+    from: u64,
+    dataset: String,
+    replica: Arc<dyn Replica>,
+) -> Link {
+    let (proposals, rx) = mpsc::channel(settings.queue.max(1));
+    let settlements = Arc::new(Settlements::new(from));
+    let health = Arc::new(LinkHealth::default());
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let tasks = Tasks {
+        settlements: settlements.clone(),
+        health: health.clone(),
+        errors: settings.errors.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let lens = (settings.log_len, settings.ring_len);
+    tracker.spawn(write(conn.clone(), rx, tasks.clone(), lens));
+    tracker.spawn(follow(
+        settings.url.clone(),
+        conn.clone(),
+        (from, dataset),
+        replica,
+        tasks,
+    ));
+    tracker.close();
+    Link {
+        proposals,
+        settlements,
+        health,
+        conn,
+        shutdown,
+        tracker,
+    }
+}
+
+impl Link {
+    /// Waits until this server has applied everything Redis held when
+    /// called: what another server answered is then visible here too.
+    pub async fn sync(&self) {
+        let mut conn = self.conn.clone();
+        let lsn: Result<Option<u64>, _> = redis::cmd("GET")
+            .arg(format!("{PREFIX}lsn"))
+            .query_async(&mut conn)
+            .await;
+        if let Ok(Some(lsn)) = lsn {
+            let mut applied = self.settlements.applied.subscribe();
+            let wait = applied.wait_for(|&done| done >= lsn);
+            let _ = tokio::time::timeout(RESPONSE_TIMEOUT, wait).await;
+        }
+    }
+
+    /// Stops following, once the writer sent what was proposed.
+    pub async fn close(&self) {
+        self.shutdown.cancel();
+        self.tracker.wait().await;
+    }
+}
+
+/// Arguments for `PROPOSE` after the op and JSON.
+fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
+    match entry {
+        Entry::User {
+            id, key, session, ..
+        } => ("user", vec![key.clone(), id.to_string(), session.to_hex()]),
+        Entry::Session { hash, .. } => ("session", vec![hash.to_hex()]),
+        Entry::Channel { key, .. } => ("channel", vec![key.clone()]),
+        Entry::Read { user, key, seq } => {
+            ("read", vec![user.to_string(), key.clone(), seq.to_string()])
+        }
+        Entry::Event {
+            key, change, send, ..
+        } => {
+            let (user, client_id, window) = match (send, change) {
+                (Some(send), Change::Posted(message)) => (
+                    send.user.to_string(),
+                    message
+                        .client_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    send.window,
+                ),
+                _ => (String::new(), String::new(), 0),
+            };
+            let op = match change {
+                Change::Posted(_) => "post",
+                Change::Deleted { .. } => "delete",
+                _ => "change",
+            };
+            let mut args = vec![key.clone(), user, client_id, window.to_string()];
+            if let Change::Deleted { id } = change {
+                args.push(id.to_string());
+            }
+            (op, args)
+        }
+    }
+}
+
+/// Why Redis refused `entry`, as the hub says it.
+fn refusal(status: &str, entry: &Entry) -> HubError {
+    match (status, entry) {
+        ("name_taken", Entry::User { name, .. }) => HubError::NameTaken(name.to_string()),
+        ("channel_exists", Entry::Channel { channel, .. }) => {
+            HubError::ChannelExists(channel.name.to_string())
+        }
+        (_, Entry::Event { key, .. }) => HubError::UnknownChannel(key.clone()),
+        _ => HubError::Busy,
+    }
+}
+
+/// Sends proposals to Redis one by one, in ticket order.
+/// `(log_len, ring_len)`: how much Redis keeps of the log and of each channel.
+async fn write(
+    mut conn: ConnectionManager,
+    mut proposals: mpsc::Receiver<Proposal>,
+    tasks: Tasks,
+    (log_len, ring_len): (usize, usize),
+) {
+    let Tasks {
+        settlements,
+        health,
+        shutdown,
+        ..
+    } = &tasks;
+    let script = Script::new(PROPOSE);
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = proposals.recv() => next,
+            // Closing: the hub takes no more; send what it already took.
+            _ = shutdown.cancelled() => proposals.try_recv().ok(),
+        };
+        let Some(Proposal { ticket, entry }) = next else {
+            return;
+        };
+        let Ok(json) = serde_json::to_string(&entry) else {
+            settlements.proposed(ticket, None, Err(HubError::Busy));
+            continue;
+        };
+        let (op, extra) = proposal_args(&entry);
+        let mut call = script.prepare_invoke();
+        call.arg(op).arg(json).arg(log_len).arg(ring_len);
+        for arg in extra {
+            call.arg(arg);
+        }
+        let reply: Result<(String, u64, u64), RedisError> = call.invoke_async(&mut conn).await;
+        match reply {
+            Ok((status, n, seq)) => {
+                health.ok();
+                match status.as_str() {
+                    "ok" => settlements.proposed(ticket, (n > 0).then_some(n), Ok(Some(seq))),
+                    "dup" => settlements.proposed(ticket, None, Ok(Some(seq))),
+                    refused => settlements.proposed(ticket, None, Err(refusal(refused, &entry))),
+                }
+            }
+            Err(err) => {
+                tasks.failed("write", &err);
+                settlements.proposed(ticket, None, Err(HubError::StoreDown));
+            }
+        }
+    }
+}
+
+/// Reads the log from `from` and applies it to `replica`, reconnecting
+/// (with backoff) whenever Redis goes away, and reloading everything when
+/// the log no longer reaches back to where it stopped.
+/// Starts at `(from, dataset)`: the snapshot's log position and Redis' dataset id.
+async fn follow(
+    url: String,
+    mut conn: ConnectionManager,
+    (from, dataset): (u64, String),
+    replica: Arc<dyn Replica>,
+    tasks: Tasks,
+) {
+    let Tasks {
+        settlements,
+        health,
+        shutdown,
+        ..
+    } = &tasks;
+    let mut last = from;
+    let mut backoff = Duration::from_millis(100);
+    let log = format!("{PREFIX}log");
+    loop {
+        // A blocking read ties up its connection: the follower has its own.
+        let reader = async {
+            let client = Client::open(url.as_str())?;
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT + Duration::from_millis(BLOCK_MS)));
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+        };
+        let mut reader = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            reader = reader => match reader {
+                Ok(reader) => reader,
+                Err(err) => {
+                    tasks.failed("connect", &err);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            },
+        };
+        backoff = Duration::from_millis(100);
+        // Back after an outage: is this still the same dataset?
+        match redis::cmd("GET")
+            .arg(format!("{PREFIX}id"))
+            .query_async::<Option<String>>(&mut reader)
+            .await
+        {
+            Ok(Some(id)) if id == dataset => {}
+            Ok(other) => {
+                tracing::error!(
+                    found = ?other,
+                    "Redis lost Flack's data (its dataset id changed); stopping so clients start over"
+                );
+                std::process::exit(70);
+            }
+            Err(err) => {
+                tasks.failed("read", &err);
+                continue;
+            }
+        }
+        loop {
+            let mut xread = redis::cmd("XREAD");
+            xread
+                .arg("COUNT")
+                .arg(READ_BATCH)
+                .arg("BLOCK")
+                .arg(BLOCK_MS)
+                .arg("STREAMS")
+                .arg(&log)
+                .arg(format!("{last}-0"));
+            let read = xread.query_async::<Option<StreamReadReply>>(&mut reader);
+            let reply = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                reply = read => reply,
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(err) => {
+                    tasks.failed("read", &err);
+                    break;
+                }
+            };
+            health.ok();
+            let ids = reply
+                .into_iter()
+                .flat_map(|r| r.keys)
+                .flat_map(|k| k.ids)
+                .collect::<Vec<_>>();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut batch = Vec::with_capacity(ids.len());
+            let mut gap = false;
+            for id in ids {
+                let n = log_position(&id.id);
+                if n != Some(last + 1) {
+                    gap = true;
+                    break;
+                }
+                match decode(&id.map) {
+                    Ok(entry) => batch.push(entry),
+                    Err(what) => {
+                        // Written by a newer or broken server: reload rather than guess.
+                        tracing::error!("unreadable log entry {}: {what}", id.id);
+                        gap = true;
+                        break;
+                    }
+                }
+                last += 1;
+            }
+            if !batch.is_empty() {
+                replica.apply(batch);
+                settlements.applied(last);
+            }
+            if gap {
+                tracing::warn!(
+                    at = last,
+                    "the Redis log has a gap for this server; reloading"
+                );
+                match snapshot(&mut conn).await {
+                    Ok(snapshot) => {
+                        last = snapshot.lsn;
+                        replica.reload(snapshot);
+                        settlements.applied(last);
+                    }
+                    Err(Fetch::Redis(err)) => {
+                        tasks.failed("reload", &err);
+                        break;
+                    }
+                    Err(Fetch::Corrupt(what)) => {
+                        tracing::error!("cannot reload from Redis: {what}");
+                        std::process::exit(70);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `n` of a log id `n-0`.
+fn log_position(id: &str) -> Option<u64> {
+    id.split_once('-')?.0.parse().ok()
+}
+
+/// A log entry: its JSON (`e`) with its `seq` (`s`) set.
+fn decode(fields: &std::collections::HashMap<String, redis::Value>) -> Result<Entry, String> {
+    let text = |name: &str| -> Result<String, String> {
+        match fields.get(name) {
+            Some(value) => redis::from_redis_value_ref::<String>(value).map_err(|e| e.to_string()),
+            None => Err(format!("no field {name}")),
+        }
+    };
+    let entry: Entry = serde_json::from_str(&text("e")?).map_err(|e| e.to_string())?;
+    let seq: u64 = text("s")?.parse().map_err(|_| "bad seq".to_owned())?;
+    Ok(with_seq(entry, seq))
+}
+
+/// An event as Redis numbered it (the proposer did not know its `seq`).
+fn with_seq(entry: Entry, seq: u64) -> Entry {
+    match entry {
+        Entry::Event {
+            key, change, send, ..
+        } => {
+            let change = match change {
+                Change::Posted(mut message) => {
+                    message.seq = seq;
+                    Change::Posted(message)
+                }
+                other => other,
+            };
+            Entry::Event {
+                key,
+                seq,
+                change,
+                send,
+            }
+        }
+        other => other,
+    }
+}
+
+enum Fetch {
+    Redis(RedisError),
+    Corrupt(String),
+}
+
+type RawChannel = (String, String, u64, Vec<(String, Vec<String>)>);
+type RawSnapshot = (
+    u64,
+    String,
+    Vec<String>,
+    Vec<String>,
+    Vec<RawChannel>,
+    Vec<(String, Vec<String>)>,
+);
+
+async fn snapshot(conn: &mut ConnectionManager) -> Result<Snapshot, Fetch> {
+    let proposed_id = Uuid::new_v4().to_string();
+    let (lsn, dataset, users, sessions, channels, reads): RawSnapshot = Script::new(SNAPSHOT)
+        .arg(proposed_id)
+        .invoke_async(conn)
+        .await
+        .map_err(Fetch::Redis)?;
+    let parse = |json: &str| -> Result<Entry, Fetch> {
+        serde_json::from_str(json).map_err(|e| Fetch::Corrupt(format!("{e}: {json}")))
+    };
+    let mut entries = Vec::with_capacity(users.len() + sessions.len() + channels.len());
+    for json in users.iter().chain(&sessions) {
+        entries.push(parse(json)?);
+    }
+    let mut rooms = Vec::with_capacity(channels.len());
+    for (key, json, head, events) in channels {
+        entries.push(parse(&json)?);
+        let mut decoded = Vec::with_capacity(events.len());
+        for (id, fields) in events {
+            let seq = log_position(&id).ok_or_else(|| Fetch::Corrupt(format!("event id {id}")))?;
+            let json = fields
+                .chunks(2)
+                .find(|pair| pair[0] == "e")
+                .and_then(|pair| pair.get(1))
+                .ok_or_else(|| Fetch::Corrupt(format!("event {id} has no entry")))?;
+            decoded.push(with_seq(parse(json)?, seq));
+        }
+        rooms.push(ChannelEvents {
+            key,
+            head,
+            events: decoded,
+        });
+    }
+    let mut read_entries = Vec::new();
+    for (user, flat) in reads {
+        let user: Uuid = user
+            .parse()
+            .map_err(|_| Fetch::Corrupt(format!("user id {user}")))?;
+        for pair in flat.chunks(2) {
+            if let [key, seq] = pair {
+                let seq = seq
+                    .parse()
+                    .map_err(|_| Fetch::Corrupt(format!("read position {seq}")))?;
+                read_entries.push(Entry::Read {
+                    user,
+                    key: key.clone(),
+                    seq,
+                });
+            }
+        }
+    }
+    Ok(Snapshot {
+        dataset,
+        lsn,
+        entries,
+        channels: rooms,
+        reads: read_entries,
+    })
+}
