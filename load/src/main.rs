@@ -41,6 +41,11 @@ struct Cli {
     /// The server's process id, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Connect the viewers of `fanout`, `rooms` and `churn` to this other
+    /// server (one sharing the chat through Redis) while senders stay on
+    /// --addr: every delivery then crosses servers.
+    #[arg(long)]
+    viewers_addr: Option<SocketAddr>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -274,14 +279,17 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let server = Server::new(cli.addr);
     let run = format!("{}", std::process::id());
     let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
-    let viewer = server.register(&format!("lg-view-{run}")).await?;
+    // Registered where it views: a server answers a registration only once
+    // it has applied it, so it already knows the channels made before.
+    let view_server = cli.viewers_addr.map_or_else(|| server.clone(), Server::new);
+    let viewer = view_server.register(&format!("lg-view-{run}")).await?;
     let epoch = Instant::now();
     let cpu_start = procstat::sample(cli.server_pid);
 
     // Viewers: every connection joins its channel and checks what arrives.
     let connect_start = Instant::now();
     let total_viewers = t.viewers * channels.len();
-    let sockets = connect_many(cli, &server, &viewer, total_viewers).await?;
+    let sockets = connect_many(cli, &view_server, &viewer, total_viewers).await?;
     let mut viewers = Vec::with_capacity(total_viewers);
     let (stop_tx, stop_rx) = watch::channel(false);
     for (i, ws) in sockets.into_iter().enumerate() {
@@ -290,7 +298,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         let notify = Arc::new(tokio::sync::Notify::new());
         let rejoin = (reconnects > 0.0).then(|| {
             let rejoin = Rejoin {
-                server: server.clone(),
+                server: view_server.clone(),
                 session: viewer.clone(),
                 source: source(cli, i),
             };
@@ -427,6 +435,11 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         report.reconnect_us_p99 = reconnect.value_at_quantile(0.99);
     }
     procstat::fill(&mut report, &cpu_start, &cpu_end, None);
+    if let Some(addr) = cli.viewers_addr {
+        report
+            .notes
+            .push(format!("senders on {}, viewers on {addr}", cli.addr));
+    }
     report.notes.push(format!(
         "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
         channels.len(),
