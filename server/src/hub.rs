@@ -92,6 +92,8 @@ pub enum HubError {
     Busy,
     #[error("the shared store (Redis) is unreachable; try again in a moment")]
     StoreDown,
+    #[error("attachments are not available while servers share the chat through Redis")]
+    NotShared,
     #[error("message {0} is not in this channel's recent history")]
     UnknownMessage(u64),
     #[error("only its author can {0} a message")]
@@ -1443,6 +1445,10 @@ impl Hub {
         bytes: Bytes,
     ) -> Result<Attachment, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        if self.replicated() {
+            // Files are held by one server; another could not serve them.
+            return Err(HubError::NotShared);
+        }
         Ok(self.shared.files.store(user_id, name, bytes)?)
     }
 

@@ -670,7 +670,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
         HubError::NotAuthor(_) => ErrorCode::Forbidden,
         HubError::Attachment(_) => ErrorCode::BadAttachment,
-        HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
+        HubError::Busy | HubError::StoreDown | HubError::NotShared => ErrorCode::Unavailable,
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
         HubError::Reserved => ErrorCode::InvalidFrame,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {

@@ -479,3 +479,19 @@ async fn a_server_whose_place_in_the_log_was_trimmed_reloads_and_resets_its_view
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn uploads_are_refused_clearly_while_servers_share_the_chat() {
+    let redis = RedisServer::start();
+    let a = server_on(&redis).await;
+    let alice = a.user("alice").await;
+    let response = alice.upload("cat.png", vec![1, 2, 3]).await;
+    assert_eq!(response.status(), 503);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], "unavailable");
+    assert!(
+        error["message"].as_str().unwrap().contains("Redis"),
+        "{error}"
+    );
+    a.stop().await;
+}
