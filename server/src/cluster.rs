@@ -23,13 +23,14 @@
 
 use crate::hub::{Change, HubError};
 use crate::store::Entry;
+use app::model::DisplayName;
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamReadReply;
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -60,7 +61,11 @@ local function append(seq)
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'e', json, 's', seq)
   return n
 end
-if op == 'user' then
+if op == 'notice' then
+  local n = redis.call('INCR', P .. 'lsn')
+  redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'n', json)
+  return {'ok', n, 0}
+elseif op == 'user' then
   local key, id, session = ARGV[5], ARGV[6], ARGV[7]
   if redis.call('HSETNX', P .. 'names', key, id) == 0 then return {'name_taken', 0, 0} end
   redis.call('HSET', P .. 'users', id, json)
@@ -282,14 +287,51 @@ impl Tasks {
     }
 }
 
-/// A proposed change with its ticket.
-pub struct Proposal {
-    pub ticket: u64,
-    pub entry: Entry,
+/// What goes to Redis: a change with its ticket, or a notice.
+pub enum Proposal {
+    Change { ticket: u64, entry: Box<Entry> },
+    Notice(Notice),
+}
+
+/// What travels in the log besides changes: what is never stored. Each
+/// names the server (`node`) it comes from, which ignores its own.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// Someone on `node` is typing in channel `key`.
+    Typing {
+        node: Uuid,
+        key: String,
+        user: DisplayName,
+    },
+    /// Connection counts on `node`: `(user, open, hidden)`. `full`: every
+    /// user connected there (a heartbeat), else only the ones listed
+    /// changed.
+    Presence {
+        node: Uuid,
+        full: bool,
+        users: Vec<(Uuid, u32, u32)>,
+    },
+}
+
+impl Notice {
+    fn node(&self) -> Uuid {
+        match self {
+            Self::Typing { node, .. } | Self::Presence { node, .. } => *node,
+        }
+    }
+}
+
+/// What a log entry is.
+enum Logged {
+    Entry(Box<Entry>),
+    Notice(Notice),
 }
 
 /// The hub's handle on the cluster.
 pub struct Link {
+    /// This server, in notices.
+    pub node: Uuid,
     pub proposals: mpsc::Sender<Proposal>,
     pub settlements: Arc<Settlements>,
     pub health: Arc<LinkHealth>,
@@ -304,6 +346,12 @@ pub trait Replica: Send + Sync + 'static {
     fn apply(&self, entries: Vec<Entry>);
     /// Replaces everything with `snapshot` (after a gap in the log).
     fn reload(&self, snapshot: Snapshot);
+    /// Another server's notice.
+    fn notice(&self, notice: Notice);
+    /// This server's connection counts (for the presence heartbeat), and
+    /// forgetting servers not heard from since `before`.
+    fn presence(&self) -> Vec<(Uuid, u32, u32)>;
+    fn forget_servers(&self, before: Instant);
 }
 
 pub struct Settings {
@@ -313,6 +361,9 @@ pub struct Settings {
     pub ring_len: usize,
     pub queue: usize,
     pub errors: Counter,
+    /// A server not heard from for this long is taken to be gone with its
+    /// connections; each sends its counts three times as often.
+    pub presence_timeout: Duration,
 }
 
 /// Connects and reads the shared state.
@@ -362,17 +413,25 @@ pub fn start(
         errors: settings.errors.clone(),
         shutdown: shutdown.clone(),
     };
+    let node = Uuid::new_v4();
     let lens = (settings.log_len, settings.ring_len);
     tracker.spawn(write(conn.clone(), rx, tasks.clone(), lens));
+    tracker.spawn(heartbeat(
+        (node, settings.presence_timeout),
+        proposals.clone(),
+        replica.clone(),
+        shutdown.clone(),
+    ));
     tracker.spawn(follow(
         settings.url.clone(),
         conn.clone(),
-        (from, dataset),
+        (from, dataset, node),
         replica,
         tasks,
     ));
     tracker.close();
     Link {
+        node,
         proposals,
         settlements,
         health,
@@ -383,6 +442,12 @@ pub fn start(
 }
 
 impl Link {
+    /// Sends a notice, if the queue has room (a lost notice is harmless:
+    /// typing is repeated, presence counts are resent every few seconds).
+    pub fn notify(&self, notice: Notice) {
+        let _ = self.proposals.try_send(Proposal::Notice(notice));
+    }
+
     /// Waits until this server has applied everything Redis held when
     /// called: what another server answered is then visible here too.
     pub async fn sync(&self) {
@@ -402,6 +467,33 @@ impl Link {
     pub async fn close(&self) {
         self.shutdown.cancel();
         self.tracker.wait().await;
+    }
+}
+
+/// Sends this server's presence counts three times per `timeout` and
+/// forgets servers that stopped sending theirs for `timeout` (killed, or
+/// cut off).
+async fn heartbeat(
+    (node, timeout): (Uuid, Duration),
+    proposals: mpsc::Sender<Proposal>,
+    replica: Arc<dyn Replica>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(timeout / 3);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let users = replica.presence();
+        let _ = proposals.try_send(Proposal::Notice(Notice::Presence {
+            node,
+            full: true,
+            users,
+        }));
+        if let Some(before) = Instant::now().checked_sub(timeout) {
+            replica.forget_servers(before);
+        }
     }
 }
 
@@ -479,8 +571,22 @@ async fn write(
             // Closing: the hub takes no more; send what it already took.
             _ = shutdown.cancelled() => proposals.try_recv().ok(),
         };
-        let Some(Proposal { ticket, entry }) = next else {
-            return;
+        let (ticket, entry) = match next {
+            None => return,
+            Some(Proposal::Change { ticket, entry }) => (ticket, *entry),
+            Some(Proposal::Notice(notice)) => {
+                let Ok(json) = serde_json::to_string(&notice) else {
+                    continue;
+                };
+                let mut call = script.prepare_invoke();
+                call.arg("notice").arg(json).arg(log_len).arg(ring_len);
+                let reply: Result<(String, u64, u64), RedisError> =
+                    call.invoke_async(&mut conn).await;
+                if let Err(err) = reply {
+                    tasks.failed("notice", &err);
+                }
+                continue;
+            }
         };
         let Ok(json) = serde_json::to_string(&entry) else {
             settlements.proposed(ticket, None, Err(HubError::Busy));
@@ -513,11 +619,12 @@ async fn write(
 /// Reads the log from `from` and applies it to `replica`, reconnecting
 /// (with backoff) whenever Redis goes away, and reloading everything when
 /// the log no longer reaches back to where it stopped.
-/// Starts at `(from, dataset)`: the snapshot's log position and Redis' dataset id.
+/// Starts at `(from, dataset, node)`: the snapshot's log position, Redis'
+/// dataset id and this server's id (its own notices are skipped).
 async fn follow(
     url: String,
     mut conn: ConnectionManager,
-    (from, dataset): (u64, String),
+    (from, dataset, node): (u64, String, Uuid),
     replica: Arc<dyn Replica>,
     tasks: Tasks,
 ) {
@@ -616,7 +723,16 @@ async fn follow(
                     break;
                 }
                 match decode(&id.map) {
-                    Ok(entry) => batch.push(entry),
+                    Ok(Logged::Entry(entry)) => batch.push(*entry),
+                    Ok(Logged::Notice(notice)) => {
+                        if notice.node() != node {
+                            // In log order: the changes before it first.
+                            if !batch.is_empty() {
+                                replica.apply(std::mem::take(&mut batch));
+                            }
+                            replica.notice(notice);
+                        }
+                    }
                     Err(what) => {
                         // Written by a newer or broken server: reload rather than guess.
                         tracing::error!("unreadable log entry {}: {what}", id.id);
@@ -628,8 +744,8 @@ async fn follow(
             }
             if !batch.is_empty() {
                 replica.apply(batch);
-                settlements.applied(last);
             }
+            settlements.applied(last);
             if gap {
                 tracing::warn!(
                     at = last,
@@ -660,17 +776,22 @@ fn log_position(id: &str) -> Option<u64> {
     id.split_once('-')?.0.parse().ok()
 }
 
-/// A log entry: its JSON (`e`) with its `seq` (`s`) set.
-fn decode(fields: &std::collections::HashMap<String, redis::Value>) -> Result<Entry, String> {
+/// A log entry: a change's JSON (`e`) with its `seq` (`s`) set, or a
+/// notice (`n`).
+fn decode(fields: &std::collections::HashMap<String, redis::Value>) -> Result<Logged, String> {
     let text = |name: &str| -> Result<String, String> {
         match fields.get(name) {
             Some(value) => redis::from_redis_value_ref::<String>(value).map_err(|e| e.to_string()),
             None => Err(format!("no field {name}")),
         }
     };
+    if fields.contains_key("n") {
+        let notice = serde_json::from_str(&text("n")?).map_err(|e| e.to_string())?;
+        return Ok(Logged::Notice(notice));
+    }
     let entry: Entry = serde_json::from_str(&text("e")?).map_err(|e| e.to_string())?;
     let seq: u64 = text("s")?.parse().map_err(|_| "bad seq".to_owned())?;
-    Ok(with_seq(entry, seq))
+    Ok(Logged::Entry(Box::new(with_seq(entry, seq))))
 }
 
 /// An event as Redis numbered it (the proposer did not know its `seq`).

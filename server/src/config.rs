@@ -119,6 +119,11 @@ pub struct Config {
     #[arg(long, env = "FLACK_REDIS_LOG", default_value_t = 100_000)]
     pub redis_log: usize,
 
+    /// With --redis-url: a server silent this long (killed, or cut off from
+    /// Redis) counts as gone, and so do its users' connections.
+    #[arg(long, env = "FLACK_PRESENCE_TIMEOUT_SECS", default_value_t = 15)]
+    pub presence_timeout_secs: u64,
+
     /// Changes waiting to be written (with --data-dir) before new ones are
     /// refused as busy.
     #[arg(long, env = "FLACK_JOURNAL_QUEUE", default_value_t = 65_536)]

@@ -260,6 +260,44 @@ impl cluster::Replica for Replica {
             Hub { shared }.reload(snapshot);
         }
     }
+
+    fn notice(&self, notice: cluster::Notice) {
+        if let Some(shared) = self.0.upgrade() {
+            Hub { shared }.notice(notice);
+        }
+    }
+
+    fn presence(&self) -> Vec<(Uuid, u32, u32)> {
+        let Some(shared) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let hub = Hub { shared };
+        let state = hub.state();
+        state
+            .presence
+            .iter()
+            .map(|(user, c)| (*user, c.open, c.away))
+            .collect()
+    }
+
+    fn forget_servers(&self, before: std::time::Instant) {
+        if let Some(shared) = self.0.upgrade() {
+            let hub = Hub { shared };
+            let gone: Vec<Uuid> = {
+                let state = hub.state();
+                state
+                    .remote_presence
+                    .iter()
+                    .filter(|(_, server)| server.heard < before)
+                    .map(|(node, _)| *node)
+                    .collect()
+            };
+            for node in gone {
+                tracing::info!(%node, "a server stopped sending its presence; forgetting its connections");
+                hub.remote_presence_changed(node, |server| server.users.clear());
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -294,6 +332,28 @@ struct State {
     last_ticket: u64,
     /// Open connections per user (absent: offline).
     presence: HashMap<Uuid, Connections>,
+    /// With Redis: other servers' connection counts, by server.
+    remote_presence: HashMap<Uuid, RemotePresence>,
+}
+
+/// Another server's connection counts, as its last notices said.
+struct RemotePresence {
+    heard: std::time::Instant,
+    users: HashMap<Uuid, Connections>,
+}
+
+impl State {
+    /// `user`'s connections on every server.
+    fn connections(&self, user: Uuid) -> Connections {
+        let mut all = self.presence.get(&user).copied().unwrap_or_default();
+        for server in self.remote_presence.values() {
+            if let Some(there) = server.users.get(&user) {
+                all.open += there.open;
+                all.away += there.away;
+            }
+        }
+        all
+    }
 }
 
 /// One user's open connections and how many of them are hidden tabs.
@@ -593,6 +653,19 @@ fn user_id(user: &UserInfo) -> Result<Uuid, HubError> {
     user.user_id.parse().map_err(|_| HubError::UnknownUser)
 }
 
+/// A typing notice for `room`'s viewers: `seq` 0, never stored.
+fn typing_event(room: &ChannelState, user: DisplayName) -> Arc<Event> {
+    let frame = ServerFrame::Typing {
+        channel: room.info.name.clone(),
+        user,
+    };
+    Arc::new(Event {
+        seq: 0,
+        id: 0,
+        frame: frame.to_json().into(),
+    })
+}
+
 fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }
@@ -874,7 +947,10 @@ impl Hub {
         }
         if let Some(link) = self.shared.cluster.get() {
             let ticket = state.last_ticket + 1;
-            let proposal = cluster::Proposal { ticket, entry };
+            let proposal = cluster::Proposal::Change {
+                ticket,
+                entry: Box::new(entry),
+            };
             return match link.proposals.try_send(proposal) {
                 Ok(()) => {
                     state.last_ticket = ticket;
@@ -1515,21 +1591,99 @@ impl Hub {
         change: impl FnOnce(&mut Connections),
     ) {
         let mut state = self.state();
-        let before = state.presence.get(&user).copied().unwrap_or_default();
-        let mut after = before;
-        change(&mut after);
-        if after.open == 0 {
+        let before = state.connections(user).status();
+        let mut here = state.presence.get(&user).copied().unwrap_or_default();
+        change(&mut here);
+        if here.open == 0 {
             state.presence.remove(&user);
         } else {
-            state.presence.insert(user, after);
+            state.presence.insert(user, here);
         }
-        if before.status() != after.status() {
-            let frame = ServerFrame::Presence {
-                user: name.clone(),
-                status: after.status(),
-            };
-            // Nobody listening is fine.
-            let _ = self.shared.lobby.send(frame.to_json().into());
+        let after = state.connections(user).status();
+        if before != after {
+            self.announce_presence(name.clone(), after);
+        }
+        if let Some(link) = self.shared.cluster.get() {
+            link.notify(cluster::Notice::Presence {
+                node: link.node,
+                full: false,
+                users: vec![(user, here.open, here.away)],
+            });
+        }
+    }
+
+    fn announce_presence(&self, user: DisplayName, status: PresenceStatus) {
+        let frame = ServerFrame::Presence { user, status };
+        // Nobody listening is fine.
+        let _ = self.shared.lobby.send(frame.to_json().into());
+    }
+
+    /// Another server's notice: typing in a channel, or its connection counts.
+    fn notice(&self, notice: cluster::Notice) {
+        match notice {
+            cluster::Notice::Typing { key, user, .. } => {
+                let state = self.state();
+                if let Some(room) = state.channels.get(&key) {
+                    let _ = room.live.send(typing_event(room, user));
+                }
+            }
+            cluster::Notice::Presence { node, full, users } => {
+                self.remote_presence_changed(node, |server| {
+                    server.heard = std::time::Instant::now();
+                    if full {
+                        server.users.clear();
+                    }
+                    for (user, open, away) in users {
+                        if open == 0 {
+                            server.users.remove(&user);
+                        } else {
+                            server.users.insert(user, Connections { open, away });
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Changes server `node`'s counts, announcing every status that
+    /// changes (of the users it had or has; a server with none is dropped).
+    fn remote_presence_changed(&self, node: Uuid, change: impl FnOnce(&mut RemotePresence)) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let mut server = state
+            .remote_presence
+            .remove(&node)
+            .unwrap_or_else(|| RemotePresence {
+                heard: std::time::Instant::now(),
+                users: HashMap::new(),
+            });
+        let had: Vec<(Uuid, Connections)> = server.users.iter().map(|(u, c)| (*u, *c)).collect();
+        change(&mut server);
+        let mut affected: Vec<(Uuid, PresenceStatus)> = had
+            .iter()
+            .map(|(user, there)| {
+                // Its status while `node` still counted its old numbers.
+                let mut all = state.connections(*user);
+                all.open += there.open;
+                all.away += there.away;
+                (*user, all.status())
+            })
+            .collect();
+        for user in server.users.keys() {
+            if !had.iter().any(|(u, _)| u == user) {
+                affected.push((*user, state.connections(*user).status()));
+            }
+        }
+        if !server.users.is_empty() {
+            state.remote_presence.insert(node, server);
+        }
+        for (user, was) in affected {
+            let now = state.connections(user).status();
+            if now != was {
+                if let Some(known) = state.users.get(&user) {
+                    self.announce_presence(known.info.display_name.clone(), now);
+                }
+            }
         }
     }
 
@@ -1616,7 +1770,7 @@ impl Hub {
             .into_iter()
             .filter_map(|(_, id)| {
                 let user = state.users.get(id)?;
-                let status = state.presence.get(id).copied().unwrap_or_default().status();
+                let status = state.connections(*id).status();
                 Some(Person {
                     name: user.info.display_name.clone(),
                     status,
@@ -1631,15 +1785,16 @@ impl Hub {
         let id = user_id(user)?;
         let state = self.state();
         let room = visible(&state.channels, id, channel)?;
-        let frame = ServerFrame::Typing {
-            channel: room.info.name.clone(),
-            user: user.display_name.clone(),
-        };
-        let _ = room.live.send(Arc::new(Event {
-            seq: 0,
-            id: 0,
-            frame: frame.to_json().into(),
-        }));
+        let _ = room
+            .live
+            .send(typing_event(room, user.display_name.clone()));
+        if let Some(link) = self.shared.cluster.get() {
+            link.notify(cluster::Notice::Typing {
+                node: link.node,
+                key: channel.key(),
+                user: user.display_name.clone(),
+            });
+        }
         Ok(())
     }
 }

@@ -137,6 +137,9 @@ impl Application {
                     ring_len: app::model::HISTORY_LEN,
                     queue: config.journal_queue,
                     errors: metrics.store_errors.clone(),
+                    presence_timeout: std::time::Duration::from_secs(
+                        config.presence_timeout_secs.max(1),
+                    ),
                 };
                 let hub = Hub::open_cluster(hub_limits, settings).await?;
                 tracing::info!(redis = %redacted(url), "sharing the chat through Redis");

@@ -495,3 +495,88 @@ async fn uploads_are_refused_clearly_while_servers_share_the_chat() {
     );
     a.stop().await;
 }
+
+/// The next `presence` frame about `user`: its status.
+async fn presence_of(ws: &mut Ws, user: &str) -> String {
+    loop {
+        let frame = ws.until("presence").await;
+        if frame["user"] == user {
+            return frame["status"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+async fn status_in_people(client: &Client, user: &str) -> String {
+    let people: Value = client.post("people", json!({})).await.json().await.unwrap();
+    people
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == user)
+        .map(|p| p["status"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn presence_and_typing_cross_servers() {
+    let redis = RedisServer::start();
+    let (a, b) = (server_on(&redis).await, server_on(&redis).await);
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    assert_eq!(alice.create_channel("general").await.status(), 200);
+    let mut watcher = bob.connect().await;
+    watcher.join("general", None).await;
+
+    // Alice opens two tabs on A; Bob, on B, sees her come and go.
+    let mut tab1 = alice.connect().await;
+    assert_eq!(presence_of(&mut watcher, "alice").await, "online");
+    assert_eq!(status_in_people(&bob, "alice").await, "online");
+    let mut tab2 = alice.connect().await;
+    tab1.send_json(json!({ "type": "away", "away": true }))
+        .await;
+    tab2.send_json(json!({ "type": "away", "away": true }))
+        .await;
+    assert_eq!(presence_of(&mut watcher, "alice").await, "away");
+
+    // Typing on A shows on B.
+    tab1.join("general", None).await;
+    tab1.send_json(json!({ "type": "typing", "channel": "general" }))
+        .await;
+    let typing = watcher.until("typing").await;
+    assert_eq!(typing["user"], "alice");
+    assert_eq!(typing["channel"], "general");
+
+    drop(tab1);
+    drop(tab2);
+    assert_eq!(presence_of(&mut watcher, "alice").await, "offline");
+    assert_eq!(status_in_people(&bob, "alice").await, "offline");
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_users_of_a_killed_server_go_offline_everywhere() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let (mut doomed, doomed_addr) =
+        common::spawn_server(&["--redis-url", &url, "--presence-timeout-secs", "2"]);
+    let url = redis.url();
+    let b = TestServer::start_with(move |config| {
+        config.redis_url = Some(url);
+        config.presence_timeout_secs = 2;
+    })
+    .await;
+    let bob = b.user("bob").await;
+    let mut watcher = bob.connect().await;
+    let mut alice = Client::new(doomed_addr);
+    assert_eq!(alice.register("alice").await.status(), 200);
+    let _tab = alice.connect().await;
+    assert_eq!(presence_of(&mut watcher, "alice").await, "online");
+
+    // Killed: it cannot say goodbye; its silence does.
+    common::signal(&doomed, "KILL");
+    let _ = doomed.wait();
+    assert_eq!(presence_of(&mut watcher, "alice").await, "offline");
+    b.stop().await;
+}
