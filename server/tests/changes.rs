@@ -141,8 +141,20 @@ async fn each_user_reacts_at_most_once_per_emoji() {
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     a.join("general", None).await;
-    let id = post(&mut a, "general", "c1", "react to me").await;
-    a.until("message").await;
+    // The sender views the channel: it gets the ack and the message, in
+    // either order (PROTOCOL §4.3).
+    a.send_message("general", "c1", "react to me").await;
+    let mut id = None;
+    let mut seen = false;
+    while id.is_none() || !seen {
+        let frame = a.next_json().await;
+        match frame["type"].as_str() {
+            Some("ack") => id = frame["seq"].as_u64(),
+            Some("message") => seen = true,
+            _ => {}
+        }
+    }
+    let id = id.unwrap();
 
     react(&mut b, "general", id, "👍", true).await;
     let frame = a.until("reactions").await;

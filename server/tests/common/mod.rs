@@ -70,6 +70,15 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// With `FLACK_TEST_STORE=redis`: the Redis this server keeps its chat in.
+    redis: Option<RedisServer>,
+}
+
+/// Whether to run the in-memory tests against a server keeping its chat
+/// in Redis instead (`FLACK_TEST_STORE=redis`, as `scripts/test` does on a
+/// second pass): the same suite for both stores.
+pub fn store_is_redis() -> bool {
+    std::env::var("FLACK_TEST_STORE").is_ok_and(|store| store == "redis")
 }
 
 impl TestServer {
@@ -80,6 +89,12 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_tests();
         adjust(&mut config);
+        let mut redis = None;
+        if store_is_redis() && config.data_dir.is_none() && config.redis_url.is_none() {
+            let server = RedisServer::start();
+            config.redis_url = Some(server.url());
+            redis = Some(server);
+        }
         let app = Application::build(config).await.expect("server starts");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -94,6 +109,7 @@ impl TestServer {
             addr,
             stop: Some(stop),
             task: Some(task),
+            redis,
         }
     }
 
