@@ -22,6 +22,9 @@
 //!   in the store's journal; viewers, history and acks see it only once it
 //!   is committed (`committed` per channel, `durable(ticket)`). Without one,
 //!   every change is "committed" at once.
+//! - With Redis (`cluster`), the hub is a replica: its methods check and
+//!   propose; state changes only when Redis' log brings them back
+//!   (`apply_replicated`), in the same order on every server.
 //! - A `(user, client_id)` pair stores at most one message while the pair is
 //!   remembered (the last `idempotency_window` per user, across restarts
 //!   with a data dir).

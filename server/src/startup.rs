@@ -394,3 +394,20 @@ async fn websocket(
             })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_redis_password_never_reaches_the_log() {
+        assert_eq!(
+            redacted("redis://:hunter2@db.internal:6379/0"),
+            "redis://***@db.internal:6379/0"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6390/"),
+            "redis://127.0.0.1:6390/"
+        );
+    }
+}
