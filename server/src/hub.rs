@@ -423,6 +423,21 @@ struct User {
     last_read: HashMap<String, u64>,
 }
 
+impl User {
+    /// A user who joined at `joined_at`, with nothing sent or read yet.
+    fn new(id: Uuid, name: DisplayName, joined_at: Timestamp) -> Self {
+        Self {
+            info: UserInfo {
+                user_id: id.to_string(),
+                display_name: name,
+            },
+            sends: RecentSends::default(),
+            joined_at,
+            last_read: HashMap::new(),
+        }
+    }
+}
+
 /// The last N `client_id`s of one user and what each got.
 #[derive(Default)]
 struct RecentSends {
@@ -780,15 +795,10 @@ impl Hub {
             } => {
                 state.names.insert(key.clone(), *id);
                 state.sessions.insert(*session, *id);
-                state.users.entry(*id).or_insert_with(|| User {
-                    info: UserInfo {
-                        user_id: id.to_string(),
-                        display_name: name.clone(),
-                    },
-                    sends: RecentSends::default(),
-                    joined_at: *created_at,
-                    last_read: HashMap::new(),
-                });
+                state
+                    .users
+                    .entry(*id)
+                    .or_insert_with(|| User::new(*id, name.clone(), *created_at));
             }
             Entry::Session { hash, user } => {
                 state.sessions.insert(*hash, *user);
@@ -873,21 +883,9 @@ impl Hub {
         let state = &mut *guard;
         for (id, name, created_at) in snapshot.users {
             state.names.insert(name.key(), id);
-            let info = UserInfo {
-                user_id: id.to_string(),
-                display_name: name,
-            };
             let joined_at = created_at
                 .unwrap_or_else(|| Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH));
-            state.users.insert(
-                id,
-                User {
-                    info,
-                    sends: RecentSends::default(),
-                    joined_at,
-                    last_read: HashMap::new(),
-                },
-            );
+            state.users.insert(id, User::new(id, name, joined_at));
         }
         for (user, key, seq) in snapshot.reads {
             if let Some(user) = state.users.get_mut(&user) {
@@ -1143,25 +1141,15 @@ impl Hub {
                 created_at: joined_at,
             },
         )?;
-        let info = UserInfo {
-            user_id: id.to_string(),
-            display_name: name,
-        };
+        let user = User::new(id, name, joined_at);
+        let info = user.info.clone();
         if self.replicated() {
             // Redis decides whether the name is still free; the log adds the user.
             return Ok((info, token, ticket));
         }
         state.names.insert(key, id);
         state.sessions.insert(token.hash(), id);
-        state.users.insert(
-            id,
-            User {
-                info: info.clone(),
-                sends: RecentSends::default(),
-                joined_at,
-                last_read: HashMap::new(),
-            },
-        );
+        state.users.insert(id, user);
         Ok((info, token, ticket))
     }
 
