@@ -41,11 +41,12 @@ struct Cli {
     /// The server's process id, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Connect the viewers of `fanout`, `rooms` and `churn` to this other
-    /// server (one sharing the chat through Redis) while senders stay on
-    /// --addr: every delivery then crosses servers.
-    #[arg(long)]
-    viewers_addr: Option<SocketAddr>,
+    /// Connect the viewers of `fanout`, `rooms` and `churn` to these other
+    /// servers (sharing the chat through Redis; comma-separated, viewers
+    /// spread round-robin) while senders stay on --addr: every delivery
+    /// then crosses servers.
+    #[arg(long, value_delimiter = ',')]
+    viewers_addr: Vec<SocketAddr>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -281,15 +282,28 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
     // Registered where it views: a server answers a registration only once
     // it has applied it, so it already knows the channels made before.
-    let view_server = cli.viewers_addr.map_or_else(|| server.clone(), Server::new);
-    let viewer = view_server.register(&format!("lg-view-{run}")).await?;
+    let view_servers: Vec<Server> = if cli.viewers_addr.is_empty() {
+        vec![server.clone()]
+    } else {
+        cli.viewers_addr.iter().copied().map(Server::new).collect()
+    };
+    let viewer = view_servers[0].register(&format!("lg-view-{run}")).await?;
     let epoch = Instant::now();
     let cpu_start = procstat::sample(cli.server_pid);
 
     // Viewers: every connection joins its channel and checks what arrives.
     let connect_start = Instant::now();
     let total_viewers = t.viewers * channels.len();
-    let sockets = connect_many(cli, &view_server, &viewer, total_viewers).await?;
+    let mut per_server = Vec::with_capacity(view_servers.len());
+    for (k, view_server) in view_servers.iter().enumerate() {
+        // Viewer i is on server i % n (a share of each channel on each).
+        let share = (total_viewers + view_servers.len() - 1 - k) / view_servers.len();
+        let opened = connect_many(cli, view_server, &viewer, share).await?;
+        per_server.push(opened.into_iter());
+    }
+    let sockets: Vec<wire::Ws> = (0..total_viewers)
+        .filter_map(|i| per_server[i % view_servers.len()].next())
+        .collect();
     let mut viewers = Vec::with_capacity(total_viewers);
     let (stop_tx, stop_rx) = watch::channel(false);
     for (i, ws) in sockets.into_iter().enumerate() {
@@ -298,7 +312,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         let notify = Arc::new(tokio::sync::Notify::new());
         let rejoin = (reconnects > 0.0).then(|| {
             let rejoin = Rejoin {
-                server: view_server.clone(),
+                server: view_servers[i % view_servers.len()].clone(),
                 session: viewer.clone(),
                 source: source(cli, i),
             };
@@ -435,10 +449,13 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         report.reconnect_us_p99 = reconnect.value_at_quantile(0.99);
     }
     procstat::fill(&mut report, &cpu_start, &cpu_end, None);
-    if let Some(addr) = cli.viewers_addr {
-        report
-            .notes
-            .push(format!("senders on {}, viewers on {addr}", cli.addr));
+    if !cli.viewers_addr.is_empty() {
+        let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
+        report.notes.push(format!(
+            "senders on {}, viewers on {}",
+            cli.addr,
+            on.join(" and ")
+        ));
     }
     report.notes.push(format!(
         "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
