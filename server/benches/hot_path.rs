@@ -53,7 +53,7 @@ fn ring_append(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let id = ClientId::parse(&n.to_string()).unwrap();
-            hub.post(&user, &channel, id, body.clone(), Vec::new())
+            hub.post(&user, &channel, id, body.clone(), Vec::new(), None)
                 .unwrap()
         })
     });
@@ -73,7 +73,7 @@ fn fan_out(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 let id = ClientId::parse(&n.to_string()).unwrap();
-                hub.post(&user, &channel, id, body.clone(), Vec::new())
+                hub.post(&user, &channel, id, body.clone(), Vec::new(), None)
                     .unwrap();
                 for rx in receivers.iter_mut() {
                     black_box(rx.try_recv().unwrap());

@@ -85,7 +85,7 @@ pub async fn upload(
         return too_large(max);
     };
     let name = query.name.unwrap_or_default();
-    match state.hub.upload(&user, &name, bytes) {
+    match state.hub.upload(&user, &name, bytes).await {
         Ok(attachment) => axum::Json(attachment).into_response(),
         Err(err) => refusal(ApiError::from(err)),
     }
@@ -107,10 +107,10 @@ pub async fn download(
             "no such file (it may have been deleted with its message)",
         ))
     };
-    let Some((meta, content)) = AttachmentId::parse(&id)
-        .ok()
-        .and_then(|id| state.hub.file(&id))
-    else {
+    let Ok(id) = AttachmentId::parse(&id) else {
+        return not_found();
+    };
+    let Some((meta, content)) = state.hub.file(&id).await else {
         return not_found();
     };
     let body = match content {

@@ -41,7 +41,7 @@ impl From<HubError> for ApiError {
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
             HubError::Reserved => ApiErrorCode::InvalidInput,
-            HubError::Busy | HubError::StoreDown | HubError::NotShared => ApiErrorCode::Unavailable,
+            HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
     }

@@ -10,6 +10,10 @@
 //! server answers (ack, cookie, created channel) only once its own hub has
 //! applied the change.
 //!
+//! Attachments' bytes live in Redis too (`FILE_PUT`), so any server
+//! serves any file; a post claims its uploads in the same script that
+//! stores it.
+//!
 //! Invariants:
 //! - Every server applies the same log in the same order. Each entry
 //!   carries its position `n` (the stream id is `n-0`); a server that finds
@@ -21,9 +25,10 @@
 //! - Proposals settle in ticket order; nothing is acknowledged that Redis
 //!   refused or did not answer.
 
+use crate::files::{FileError, PENDING_TTL};
 use crate::hub::{Change, HubError};
 use crate::store::Entry;
-use app::model::DisplayName;
+use app::model::{Attachment, AttachmentId, DisplayName};
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamReadReply;
@@ -56,6 +61,16 @@ const UNCLAIMED: u64 = 65_536;
 const PROPOSE: &str = r#"
 local P = 'flack:'
 local op, json, log_len, ring_len = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- Deletes the files of message `seq` of channel `key` (it is gone).
+local function drop_files(key, seq)
+  local list = P .. 'msgfiles:' .. key .. ':' .. seq
+  for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
+    local size = tonumber(redis.call('HGET', P .. 'file:' .. id, 'size') or '0')
+    redis.call('DEL', P .. 'file:' .. id)
+    redis.call('DECRBY', P .. 'files_bytes', size)
+  end
+  redis.call('DEL', list)
+end
 local function append(seq)
   local n = redis.call('INCR', P .. 'lsn')
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'e', json, 's', seq)
@@ -94,13 +109,27 @@ else
     local seen = redis.call('HGET', sent, client_id)
     if seen then return {'dup', 0, tonumber(seen)} end
   end
+  -- A post's attachments (ARGV[9]...) must all be this user's unsent uploads.
+  if op == 'post' then
+    for i = 9, #ARGV do
+      local id = ARGV[i]
+      if not redis.call('ZSCORE', P .. 'pending', id)
+        or redis.call('HGET', P .. 'file:' .. id, 'owner') ~= user then
+        return {'not_yours:' .. id, 0, 0}
+      end
+    end
+  end
   local seq = redis.call('INCR', P .. 'head:' .. key)
   local events, posts = P .. 'events:' .. key, P .. 'posts:' .. key
   redis.call('XADD', events, seq .. '-0', 'e', json)
   if op == 'post' then
+    for i = 9, #ARGV do
+      redis.call('ZREM', P .. 'pending', ARGV[i])
+      redis.call('RPUSH', P .. 'msgfiles:' .. key .. ':' .. seq, ARGV[i])
+    end
     redis.call('RPUSH', posts, seq)
     if redis.call('LLEN', posts) > ring_len then
-      redis.call('LPOP', posts)
+      drop_files(key, redis.call('LPOP', posts))
       redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
     end
     if client_id ~= '' then
@@ -110,6 +139,7 @@ else
     end
   elseif op == 'delete' then
     redis.call('LREM', posts, 0, ARGV[9])
+    drop_files(key, ARGV[9])
   end
   return {'ok', append(seq), seq}
 end
@@ -135,6 +165,33 @@ for _, id in ipairs(redis.call('HKEYS', P .. 'users')) do
   table.insert(reads, {id, redis.call('HGETALL', P .. 'reads:' .. id)})
 end
 return {lsn, redis.call('GET', P .. 'id'), users, sessions, channels, reads}
+"#;
+
+/// Stores an upload, unclaimed. ARGV: id, owner, meta JSON, size, total
+/// limit, now (ms), time to live (ms), bytes. Uploads past their time are
+/// swept first. Returns `ok` or `full` (nothing stored).
+const FILE_PUT: &str = r#"
+local P = 'flack:'
+local id, owner, meta = ARGV[1], ARGV[2], ARGV[3]
+local size, total, now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', now)) do
+  local gone = tonumber(redis.call('HGET', P .. 'file:' .. old, 'size') or '0')
+  redis.call('DEL', P .. 'file:' .. old)
+  redis.call('ZREM', P .. 'pending', old)
+  redis.call('DECRBY', P .. 'files_bytes', gone)
+end
+if tonumber(redis.call('GET', P .. 'files_bytes') or '0') + size > total then return 'full' end
+redis.call('INCRBY', P .. 'files_bytes', size)
+redis.call('HSET', P .. 'file:' .. id, 'meta', meta, 'owner', owner, 'size', size, 'bytes', ARGV[8])
+redis.call('ZADD', P .. 'pending', now + ttl, id)
+return 'ok'
+"#;
+
+/// What a file is: `{meta, owner, pending}` (`meta` nil when unknown).
+const FILE_INFO: &str = r#"
+local f = 'flack:file:' .. ARGV[1]
+local pending = redis.call('ZSCORE', 'flack:pending', ARGV[1]) and 1 or 0
+return {redis.call('HGET', f, 'meta'), redis.call('HGET', f, 'owner'), pending}
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -332,6 +389,7 @@ enum Logged {
 pub struct Link {
     /// This server, in notices.
     pub node: Uuid,
+    errors: Counter,
     pub proposals: mpsc::Sender<Proposal>,
     pub settlements: Arc<Settlements>,
     pub health: Arc<LinkHealth>,
@@ -432,6 +490,7 @@ pub fn start(
     tracker.close();
     Link {
         node,
+        errors: settings.errors.clone(),
         proposals,
         settlements,
         health,
@@ -497,6 +556,100 @@ async fn heartbeat(
     }
 }
 
+/// Attachments with Redis: their bytes live there, so every server can
+/// serve every file.
+impl Link {
+    /// Stores `meta`'s bytes as `owner`'s unsent upload.
+    pub async fn put_file(
+        &self,
+        owner: Uuid,
+        meta: &Attachment,
+        bytes: &[u8],
+        total: u64,
+    ) -> Result<(), HubError> {
+        let json = serde_json::to_string(meta).map_err(|_| HubError::Busy)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut conn = self.conn.clone();
+        let reply: Result<String, RedisError> = Script::new(FILE_PUT)
+            .arg(meta.id.to_string())
+            .arg(owner.to_string())
+            .arg(json)
+            .arg(meta.size)
+            .arg(total)
+            .arg(now)
+            .arg(PENDING_TTL.as_millis() as u64)
+            .arg(bytes)
+            .invoke_async(&mut conn)
+            .await;
+        match reply.as_deref() {
+            Ok("ok") => Ok(()),
+            Ok(_) => Err(HubError::Attachment(FileError::Full)),
+            Err(err) => Err(self.failed("upload", err)),
+        }
+    }
+
+    /// `owner`'s unsent uploads `ids`, to attach to a message (Redis
+    /// checks again, atomically, when the message is stored).
+    pub async fn pending_files(
+        &self,
+        owner: Uuid,
+        ids: &[AttachmentId],
+    ) -> Result<Vec<Attachment>, HubError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (meta, holder, pending) = self.file_info(id).await?;
+            let mine = pending && holder.as_deref() == Some(owner.to_string().as_str());
+            match meta.filter(|_| mine) {
+                Some(meta) => found.push(meta),
+                None => return Err(HubError::Attachment(FileError::NotYours(id.to_string()))),
+            }
+        }
+        Ok(found)
+    }
+
+    /// A file attached to a message, with its bytes.
+    pub async fn file(&self, id: &AttachmentId) -> Result<Option<(Attachment, Vec<u8>)>, HubError> {
+        let (meta, _, pending) = self.file_info(id).await?;
+        let Some(meta) = meta.filter(|_| !pending) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn.clone();
+        let bytes: Result<Option<Vec<u8>>, RedisError> = redis::cmd("HGET")
+            .arg(format!("{PREFIX}file:{id}"))
+            .arg("bytes")
+            .query_async(&mut conn)
+            .await;
+        match bytes {
+            Ok(bytes) => Ok(bytes.map(|bytes| (meta, bytes))),
+            Err(err) => Err(self.failed("download", &err)),
+        }
+    }
+
+    async fn file_info(
+        &self,
+        id: &AttachmentId,
+    ) -> Result<(Option<Attachment>, Option<String>, bool), HubError> {
+        let mut conn = self.conn.clone();
+        let reply: Result<(Option<String>, Option<String>, u8), RedisError> =
+            Script::new(FILE_INFO)
+                .arg(id.to_string())
+                .invoke_async(&mut conn)
+                .await;
+        match reply {
+            Ok((meta, owner, pending)) => {
+                let meta = meta.and_then(|json| serde_json::from_str(&json).ok());
+                Ok((meta, owner, pending == 1))
+            }
+            Err(err) => Err(self.failed("file", &err)),
+        }
+    }
+
+    fn failed(&self, what: &str, err: &RedisError) -> HubError {
+        self.health.failed(what, err, &self.errors);
+        HubError::StoreDown
+    }
+}
+
 /// Arguments for `PROPOSE` after the op and JSON.
 fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
     match entry {
@@ -529,8 +682,12 @@ fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
                 _ => "change",
             };
             let mut args = vec![key.clone(), user, client_id, window.to_string()];
-            if let Change::Deleted { id } = change {
-                args.push(id.to_string());
+            match change {
+                Change::Deleted { id } => args.push(id.to_string()),
+                Change::Posted(message) => {
+                    args.extend(message.attachments.iter().map(|a| a.id.to_string()));
+                }
+                _ => {}
             }
             (op, args)
         }
@@ -539,6 +696,9 @@ fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
 
 /// Why Redis refused `entry`, as the hub says it.
 fn refusal(status: &str, entry: &Entry) -> HubError {
+    if let Some(id) = status.strip_prefix("not_yours:") {
+        return HubError::Attachment(FileError::NotYours(id.to_owned()));
+    }
     match (status, entry) {
         ("name_taken", Entry::User { name, .. }) => HubError::NameTaken(name.to_string()),
         ("channel_exists", Entry::Channel { channel, .. }) => {

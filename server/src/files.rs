@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// An upload no message claimed is deleted after this long.
-const PENDING_TTL: Duration = Duration::from_secs(60 * 60);
+pub const PENDING_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Limits on attachments; each is a command-line setting (see `config`).
 #[derive(Debug, Clone)]
@@ -172,8 +172,9 @@ impl Files {
         }
     }
 
-    /// Stores an upload of `user`'s, named `name` by the browser.
-    pub fn store(&self, user: Uuid, name: &str, bytes: Bytes) -> Result<Attachment, FileError> {
+    /// What an upload named `name` by the browser is, under a fresh id,
+    /// if it may be stored at all (not empty, not too large).
+    pub fn describe(&self, name: &str, bytes: &[u8]) -> Result<Attachment, FileError> {
         let limits = &self.shared.limits;
         if bytes.is_empty() {
             return Err(FileError::Empty);
@@ -184,14 +185,39 @@ impl Files {
                 max: limits.max_bytes,
             });
         }
-        self.expire_pending();
-        let meta = Attachment {
+        Ok(Attachment {
             id: AttachmentId::parse(&Uuid::new_v4().simple().to_string())
                 .map_err(|e| FileError::Io(e.to_string()))?,
             name: file_name(name),
             size: bytes.len() as u64,
-            content_type: sniff(&bytes),
-        };
+            content_type: sniff(bytes),
+        })
+    }
+
+    /// Checks the ids a message names: at most `per_message`, none twice.
+    pub fn check_claim(&self, ids: &[AttachmentId]) -> Result<(), FileError> {
+        let max = self.shared.limits.per_message;
+        if ids.len() > max {
+            return Err(FileError::TooMany {
+                got: ids.len(),
+                max,
+            });
+        }
+        match ids
+            .iter()
+            .enumerate()
+            .find(|(i, id)| ids[..*i].contains(id))
+        {
+            Some((_, twice)) => Err(FileError::NotYours(twice.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores an upload of `user`'s, named `name` by the browser.
+    pub fn store(&self, user: Uuid, name: &str, bytes: Bytes) -> Result<Attachment, FileError> {
+        let limits = &self.shared.limits;
+        let meta = self.describe(name, &bytes)?;
+        self.expire_pending();
         // Reserve the space first, so concurrent uploads cannot overshoot.
         {
             let mut inner = self.inner();
@@ -226,20 +252,14 @@ impl Files {
 
     /// Hands `user`'s pending uploads `ids` to a message; all or none.
     pub fn claim(&self, user: Uuid, ids: &[AttachmentId]) -> Result<Vec<Attachment>, FileError> {
-        let max = self.shared.limits.per_message;
-        if ids.len() > max {
-            return Err(FileError::TooMany {
-                got: ids.len(),
-                max,
-            });
-        }
+        self.check_claim(ids)?;
         let mut inner = self.inner();
-        for (i, id) in ids.iter().enumerate() {
+        for id in ids {
             let mine = inner
                 .files
                 .get(id)
                 .is_some_and(|h| h.pending_for.is_some_and(|(owner, _)| owner == user));
-            if !mine || ids[..i].contains(id) {
+            if !mine {
                 return Err(FileError::NotYours(id.to_string()));
             }
         }

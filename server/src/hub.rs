@@ -95,8 +95,6 @@ pub enum HubError {
     Busy,
     #[error("the shared store (Redis) is unreachable; try again in a moment")]
     StoreDown,
-    #[error("attachments are not available while servers share the chat through Redis")]
-    NotShared,
     #[error("message {0} is not in this channel's recent history")]
     UnknownMessage(u64),
     #[error("only its author can {0} a message")]
@@ -1309,6 +1307,7 @@ impl Hub {
         client_id: ClientId,
         body: MessageBody,
         attachments: Vec<AttachmentId>,
+        checked: Option<Vec<Attachment>>,
     ) -> Result<Posted, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
         let window = self.shared.limits.idempotency_window;
@@ -1337,8 +1336,13 @@ impl Hub {
         let room = visible_mut(&mut state.channels, user_id, channel)?;
         // A replica learns the seq from Redis (`settled`).
         let seq = if replicated { 0 } else { room.head + 1 };
-        let files = &self.shared.files;
-        let attachments = files.claim(user_id, &attachments)?;
+        // With Redis, `attachments_for` found them there (and Redis claims
+        // them with the message); otherwise the hub's files hand them over.
+        let local = checked.is_none();
+        let attachments = match checked {
+            Some(found) => found,
+            None => self.shared.files.claim(user_id, &attachments)?,
+        };
         let claimed: Vec<AttachmentId> = attachments.iter().map(|a| a.id.clone()).collect();
         let message = Message {
             channel: room.info.name.clone(),
@@ -1373,7 +1377,9 @@ impl Hub {
                 if let Some(room) = state.channels.get_mut(&key).filter(|_| !replicated) {
                     room.head = seq - 1;
                 }
-                self.shared.files.unclaim(user_id, &claimed);
+                if local {
+                    self.shared.files.unclaim(user_id, &claimed);
+                }
                 return Err(e);
             }
         };
@@ -1505,23 +1511,48 @@ impl Hub {
     }
 
     /// Keeps an upload of `user`'s until a message of theirs claims it.
-    pub fn upload(
+    pub async fn upload(
         &self,
         user: &UserInfo,
         name: &str,
         bytes: Bytes,
     ) -> Result<Attachment, HubError> {
         let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
-        if self.replicated() {
-            // Files are held by one server; another could not serve them.
-            return Err(HubError::NotShared);
-        }
-        Ok(self.shared.files.store(user_id, name, bytes)?)
+        let Some(link) = self.shared.cluster.get() else {
+            return Ok(self.shared.files.store(user_id, name, bytes)?);
+        };
+        // With Redis the bytes live there: any server can serve them.
+        let files = &self.shared.files;
+        let meta = files.describe(name, &bytes)?;
+        link.put_file(user_id, &meta, &bytes, files.limits().total_bytes)
+            .await?;
+        Ok(meta)
+    }
+
+    /// With Redis: `user`'s unsent uploads `ids`, for `post` (`None` in
+    /// the other modes, where `post` claims them from the hub's files).
+    pub async fn attachments_for(
+        &self,
+        user: &UserInfo,
+        ids: &[AttachmentId],
+    ) -> Result<Option<Vec<Attachment>>, HubError> {
+        let Some(link) = self.shared.cluster.get() else {
+            return Ok(None);
+        };
+        self.shared.files.check_claim(ids)?;
+        let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        Ok(Some(link.pending_files(user_id, ids).await?))
     }
 
     /// An attached file, to serve.
-    pub fn file(&self, id: &AttachmentId) -> Option<(Attachment, Content)> {
-        self.shared.files.get(id)
+    pub async fn file(&self, id: &AttachmentId) -> Option<(Attachment, Content)> {
+        match self.shared.cluster.get() {
+            None => self.shared.files.get(id),
+            Some(link) => {
+                let (meta, bytes) = link.file(id).await.ok()??;
+                Some((meta, Content::InMemory(Bytes::from(bytes))))
+            }
+        }
     }
 
     pub fn file_limits(&self) -> &FileLimits {
@@ -1812,6 +1843,7 @@ mod tests {
             ClientId::parse(id).unwrap(),
             MessageBody::parse(&format!("body {id}")).unwrap(),
             Vec::new(),
+            None,
         )
         .unwrap()
     }
@@ -1911,6 +1943,7 @@ mod tests {
                 ClientId::parse("x").unwrap(),
                 MessageBody::parse("hi").unwrap(),
                 Vec::new(),
+                None,
             )
             .unwrap_err();
         assert_eq!(err, HubError::UnknownChannel("nope".into()));

@@ -428,10 +428,18 @@ where
         let refusal = match self.limits.check_message(&self.user.user_id) {
             Err(wait) => throttled("you are sending messages too fast; slow down", wait),
             Ok(()) => {
-                match self
-                    .hub
-                    .post(&self.user, &channel, client_id.clone(), body, attachments)
-                {
+                let posted = match self.hub.attachments_for(&self.user, &attachments).await {
+                    Ok(checked) => self.hub.post(
+                        &self.user,
+                        &channel,
+                        client_id.clone(),
+                        body,
+                        attachments,
+                        checked,
+                    ),
+                    Err(err) => Err(err),
+                };
+                match posted {
                     Ok(posted) => {
                         if posted.stored {
                             self.metrics.messages.inc();
@@ -670,7 +678,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
         HubError::NotAuthor(_) => ErrorCode::Forbidden,
         HubError::Attachment(_) => ErrorCode::BadAttachment,
-        HubError::Busy | HubError::StoreDown | HubError::NotShared => ErrorCode::Unavailable,
+        HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
         HubError::Reserved => ErrorCode::InvalidFrame,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {

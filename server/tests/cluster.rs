@@ -481,19 +481,68 @@ async fn a_server_whose_place_in_the_log_was_trimmed_reloads_and_resets_its_view
 }
 
 #[tokio::test]
-async fn uploads_are_refused_clearly_while_servers_share_the_chat() {
+async fn a_file_uploaded_on_one_server_is_attached_and_served_on_another() {
     let redis = RedisServer::start();
-    let a = server_on(&redis).await;
-    let alice = a.user("alice").await;
-    let response = alice.upload("cat.png", vec![1, 2, 3]).await;
-    assert_eq!(response.status(), 503);
-    let error: Value = response.json().await.unwrap();
-    assert_eq!(error["code"], "unavailable");
-    assert!(
-        error["message"].as_str().unwrap().contains("Redis"),
-        "{error}"
-    );
-    a.stop().await;
+    let (a, b) = (server_on(&redis).await, server_on(&redis).await);
+    let mut alice = a.anonymous();
+    assert_eq!(alice.register("alice").await.status(), 200);
+    assert_eq!(alice.create_channel("general").await.status(), 200);
+    let png = [
+        &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a][..],
+        &[0; 64],
+    ]
+    .concat();
+    // Uploaded through A...
+    let upload: Value = alice
+        .upload("cat.png", png.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(upload["content_type"], "image/png");
+    // ...attached by a send through B...
+    let on_b = Client::with_cookie(b.addr, alice.cookie.as_deref().unwrap());
+    let mut ws = on_b.connect().await;
+    ws.join("general", None).await;
+    ws.send_json(json!({
+        "type": "send", "channel": "general", "client_id": "f1",
+        "body": "a cat", "attachments": [upload["id"]],
+    }))
+    .await;
+    assert_eq!(ws.until("ack").await["seq"], 1);
+    // ...served by both, and by nobody once its message is deleted.
+    let path = format!("/files/{}/cat.png", upload["id"].as_str().unwrap());
+    for client in [&alice, &on_b] {
+        let response = client.get(&path).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.bytes().await.unwrap().to_vec(), png);
+    }
+    ws.send_json(json!({ "type": "delete", "channel": "general", "id": 1 }))
+        .await;
+    ws.until("deleted").await;
+    assert_eq!(alice.get(&path).await.status(), 404);
+    // A second send cannot claim the same upload.
+    let again = alice
+        .upload("dog.png", png.clone())
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    for client_id in ["f2", "f3"] {
+        ws.send_json(json!({
+            "type": "send", "channel": "general", "client_id": client_id,
+            "body": "twice", "attachments": [again["id"]],
+        }))
+        .await;
+    }
+    let first = ws.until("ack").await;
+    assert_eq!(first["client_id"], "f2");
+    let refused = ws.until("error").await;
+    assert_eq!(refused["code"], "bad_attachment", "{refused}");
+    assert_eq!(refused["client_id"], "f3");
+    for server in [a, b] {
+        server.stop().await;
+    }
 }
 
 /// The next `presence` frame about `user`: its status.
