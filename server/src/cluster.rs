@@ -710,12 +710,44 @@ fn refusal(status: &str, entry: &Entry) -> HubError {
 }
 
 /// Sends proposals to Redis one by one, in ticket order.
-/// `(log_len, ring_len)`: how much Redis keeps of the log and of each channel.
+/// Proposals sent to Redis in one round trip, at most.
+const MAX_PIPELINE: usize = 256;
+
+/// A proposal ready to send: `PROPOSE`'s arguments, and what to settle.
+struct Prepared {
+    args: Vec<String>,
+    /// The change's ticket and entry (`None`: a notice, nothing to settle).
+    change: Option<(u64, Entry)>,
+}
+
+/// `Err` holds the ticket of a change that cannot be sent (`None`: a notice).
+fn prepare(proposal: Proposal, lens: (usize, usize)) -> Result<Prepared, Option<u64>> {
+    let (op, json, extra, change) = match proposal {
+        Proposal::Notice(notice) => {
+            let json = serde_json::to_string(&notice).map_err(|_| None)?;
+            ("notice", json, Vec::new(), None)
+        }
+        Proposal::Change { ticket, entry } => {
+            let json = serde_json::to_string(&entry).map_err(|_| Some(ticket))?;
+            let (op, extra) = proposal_args(&entry);
+            (op, json, extra, Some((ticket, *entry)))
+        }
+    };
+    let mut args = vec![op.to_owned(), json, lens.0.to_string(), lens.1.to_string()];
+    args.extend(extra);
+    Ok(Prepared { args, change })
+}
+
+/// Sends proposals to Redis in ticket order: every proposal waiting is
+/// sent in one pipelined round trip (up to `MAX_PIPELINE`), and each is
+/// settled with its own answer, in order.
+/// `lens`: `(log_len, ring_len)`, how much Redis keeps of the log and of
+/// each channel.
 async fn write(
     mut conn: ConnectionManager,
     mut proposals: mpsc::Receiver<Proposal>,
     tasks: Tasks,
-    (log_len, ring_len): (usize, usize),
+    lens: (usize, usize),
 ) {
     let Tasks {
         settlements,
@@ -731,49 +763,104 @@ async fn write(
             // Closing: the hub takes no more; send what it already took.
             _ = shutdown.cancelled() => proposals.try_recv().ok(),
         };
-        let (ticket, entry) = match next {
-            None => return,
-            Some(Proposal::Change { ticket, entry }) => (ticket, *entry),
-            Some(Proposal::Notice(notice)) => {
-                let Ok(json) = serde_json::to_string(&notice) else {
-                    continue;
-                };
-                let mut call = script.prepare_invoke();
-                call.arg("notice").arg(json).arg(log_len).arg(ring_len);
-                let reply: Result<(String, u64, u64), RedisError> =
-                    call.invoke_async(&mut conn).await;
-                if let Err(err) = reply {
-                    tasks.failed("notice", &err);
-                }
-                continue;
+        let Some(first) = next else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_PIPELINE);
+        for proposal in
+            std::iter::once(first).chain(std::iter::from_fn(|| proposals.try_recv().ok()))
+        {
+            match prepare(proposal, lens) {
+                Ok(prepared) => batch.push(prepared),
+                Err(None) => {}
+                Err(Some(ticket)) => settlements.proposed(ticket, None, Err(HubError::Busy)),
             }
-        };
-        let Ok(json) = serde_json::to_string(&entry) else {
-            settlements.proposed(ticket, None, Err(HubError::Busy));
-            continue;
-        };
-        let (op, extra) = proposal_args(&entry);
-        let mut call = script.prepare_invoke();
-        call.arg(op).arg(json).arg(log_len).arg(ring_len);
-        for arg in extra {
-            call.arg(arg);
+            if batch.len() == MAX_PIPELINE {
+                break;
+            }
         }
-        let reply: Result<(String, u64, u64), RedisError> = call.invoke_async(&mut conn).await;
-        match reply {
-            Ok((status, n, seq)) => {
+        let replies = match send(&mut conn, &script, &batch).await {
+            Ok(replies) => {
                 health.ok();
-                match status.as_str() {
-                    "ok" => settlements.proposed(ticket, (n > 0).then_some(n), Ok(Some(seq))),
-                    "dup" => settlements.proposed(ticket, None, Ok(Some(seq))),
-                    refused => settlements.proposed(ticket, None, Err(refusal(refused, &entry))),
-                }
+                replies
             }
             Err(err) => {
                 tasks.failed("write", &err);
-                settlements.proposed(ticket, None, Err(HubError::StoreDown));
+                batch.iter().map(|_| Err(err.clone())).collect()
             }
+        };
+        // One answer per call; should one be missing, that change is
+        // refused like any Redis failure (never left unsettled).
+        let mut replies = replies.into_iter();
+        for prepared in batch {
+            let reply = replies.next();
+            let Some((ticket, entry)) = prepared.change else {
+                if let Some(Err(err)) = reply {
+                    tasks.failed("notice", &err);
+                }
+                continue;
+            };
+            let outcome = match reply {
+                None => (None, Err(HubError::StoreDown)),
+                Some(Ok((status, n, seq))) => match status.as_str() {
+                    "ok" => ((n > 0).then_some(n), Ok(Some(seq))),
+                    "dup" => (None, Ok(Some(seq))),
+                    refused => (None, Err(refusal(refused, &entry))),
+                },
+                Some(Err(err)) => {
+                    tasks.failed("write", &err);
+                    (None, Err(HubError::StoreDown))
+                }
+            };
+            settlements.proposed(ticket, outcome.0, outcome.1);
         }
     }
+}
+
+type Reply = Result<(String, u64, u64), RedisError>;
+
+/// One pipelined round trip of `PROPOSE` calls, one answer each. After a
+/// Redis restart its script cache is empty and those calls did not run:
+/// the script is loaded and they are sent again, still in order.
+async fn send(
+    conn: &mut ConnectionManager,
+    script: &Script,
+    batch: &[Prepared],
+) -> Result<Vec<Reply>, RedisError> {
+    let pipeline = |which: &[usize]| {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for &i in which {
+            pipe.cmd("EVALSHA")
+                .arg(script.get_hash())
+                .arg(0)
+                .arg(&batch[i].args);
+        }
+        pipe
+    };
+    let all: Vec<usize> = (0..batch.len()).collect();
+    let mut replies: Vec<Reply> = pipeline(&all).query_async(conn).await?;
+    let again: Vec<usize> = all
+        .into_iter()
+        .filter(|&i| {
+            replies.get(i).is_some_and(|reply| {
+                reply.as_ref().is_err_and(|e| {
+                    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                })
+            })
+        })
+        .collect();
+    if again.is_empty() {
+        return Ok(replies);
+    }
+    script.load_async(conn).await?;
+    let retried: Vec<Reply> = pipeline(&again).query_async(conn).await?;
+    for (i, reply) in again.into_iter().zip(retried) {
+        if let Some(slot) = replies.get_mut(i) {
+            *slot = reply;
+        }
+    }
+    Ok(replies)
 }
 
 /// Reads the log from `from` and applies it to `replica`, reconnecting
