@@ -32,6 +32,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -233,7 +234,10 @@ impl Application {
                 policy,
                 policy::guard_api,
             ))
-            .layer(axum::middleware::from_fn(policy::security_headers));
+            .layer(axum::middleware::from_fn(policy::security_headers))
+            // Brotli or gzip when the client accepts it: the WASM is
+            // 1.3 MB raw and about 0.45 MB compressed.
+            .layer(CompressionLayer::new());
         spawn_limit_housekeeping(limits, shutdown.clone(), &tracker);
 
         Ok(Self {

@@ -83,3 +83,27 @@ async fn metrics_count_connections_messages_deliveries_and_send_latency() {
     assert_eq!(open, 0.0, "connections fall back when sockets close");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn responses_are_compressed_for_clients_that_accept_it() {
+    let server = TestServer::start().await;
+    let client = server.anonymous();
+    let plain = client.get("/").await;
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap().len();
+    for encoding in ["br", "gzip"] {
+        let response = client
+            .http
+            .get(server.url("/"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        let compressed = response.bytes().await.unwrap().len();
+        assert!(compressed < plain / 2, "{encoding}: {compressed} of {plain} bytes");
+    }
+    server.stop().await;
+}
