@@ -103,7 +103,10 @@ async fn responses_are_compressed_for_clients_that_accept_it() {
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-encoding"], encoding);
         let compressed = response.bytes().await.unwrap().len();
-        assert!(compressed < plain / 2, "{encoding}: {compressed} of {plain} bytes");
+        assert!(
+            compressed < plain / 2,
+            "{encoding}: {compressed} of {plain} bytes"
+        );
     }
     server.stop().await;
 }
