@@ -545,16 +545,6 @@ async fn a_file_uploaded_on_one_server_is_attached_and_served_on_another() {
     }
 }
 
-/// The next `presence` frame about `user`: its status.
-async fn presence_of(ws: &mut Ws, user: &str) -> String {
-    loop {
-        let frame = ws.until("presence").await;
-        if frame["user"] == user {
-            return frame["status"].as_str().unwrap().to_owned();
-        }
-    }
-}
-
 async fn status_in_people(client: &Client, user: &str) -> String {
     let people: Value = client.post("people", json!({})).await.json().await.unwrap();
     people
@@ -578,14 +568,14 @@ async fn presence_and_typing_cross_servers() {
 
     // Alice opens two tabs on A; Bob, on B, sees her come and go.
     let mut tab1 = alice.connect().await;
-    assert_eq!(presence_of(&mut watcher, "alice").await, "online");
+    assert_eq!(watcher.presence_of("alice").await, "online");
     assert_eq!(status_in_people(&bob, "alice").await, "online");
     let mut tab2 = alice.connect().await;
     tab1.send_json(json!({ "type": "away", "away": true }))
         .await;
     tab2.send_json(json!({ "type": "away", "away": true }))
         .await;
-    assert_eq!(presence_of(&mut watcher, "alice").await, "away");
+    assert_eq!(watcher.presence_of("alice").await, "away");
 
     // Typing on A shows on B.
     tab1.join("general", None).await;
@@ -597,7 +587,7 @@ async fn presence_and_typing_cross_servers() {
 
     drop(tab1);
     drop(tab2);
-    assert_eq!(presence_of(&mut watcher, "alice").await, "offline");
+    assert_eq!(watcher.presence_of("alice").await, "offline");
     assert_eq!(status_in_people(&bob, "alice").await, "offline");
     for server in [a, b] {
         server.stop().await;
@@ -621,11 +611,11 @@ async fn the_users_of_a_killed_server_go_offline_everywhere() {
     let mut alice = Client::new(doomed_addr);
     assert_eq!(alice.register("alice").await.status(), 200);
     let _tab = alice.connect().await;
-    assert_eq!(presence_of(&mut watcher, "alice").await, "online");
+    assert_eq!(watcher.presence_of("alice").await, "online");
 
     // Killed: it cannot say goodbye; its silence does.
     common::signal(&doomed, "KILL");
     let _ = doomed.wait();
-    assert_eq!(presence_of(&mut watcher, "alice").await, "offline");
+    assert_eq!(watcher.presence_of("alice").await, "offline");
     b.stop().await;
 }

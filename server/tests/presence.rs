@@ -4,18 +4,8 @@
 
 mod common;
 
-use common::{TestServer, Ws};
+use common::TestServer;
 use serde_json::{json, Value};
-
-/// The next `presence` frame about `user`.
-async fn presence_of(ws: &mut Ws, user: &str) -> String {
-    loop {
-        let frame = ws.until("presence").await;
-        if frame["user"] == user {
-            return frame["status"].as_str().unwrap().to_owned();
-        }
-    }
-}
 
 async fn people(client: &common::Client) -> Value {
     client.post("people", json!({})).await.json().await.unwrap()
@@ -33,25 +23,25 @@ async fn presence_follows_connections_and_hidden_tabs_live() {
     );
 
     let mut tab1 = alice.connect().await;
-    assert_eq!(presence_of(&mut b, "alice").await, "online");
+    assert_eq!(b.presence_of("alice").await, "online");
     let mut tab2 = alice.connect().await;
     tab1.send_json(json!({ "type": "away", "away": true }))
         .await;
     // One of two tabs hidden: still online (no frame); both hidden: away.
     tab2.send_json(json!({ "type": "away", "away": true }))
         .await;
-    assert_eq!(presence_of(&mut b, "alice").await, "away");
+    assert_eq!(b.presence_of("alice").await, "away");
     assert_eq!(people(&bob).await[0]["status"], "away");
     tab2.send_json(json!({ "type": "away", "away": false }))
         .await;
-    assert_eq!(presence_of(&mut b, "alice").await, "online");
+    assert_eq!(b.presence_of("alice").await, "online");
 
     // The visible tab closes: only the hidden one is left, so away; then
     // none: offline, at once.
     drop(tab2);
-    assert_eq!(presence_of(&mut b, "alice").await, "away");
+    assert_eq!(b.presence_of("alice").await, "away");
     drop(tab1);
-    assert_eq!(presence_of(&mut b, "alice").await, "offline");
+    assert_eq!(b.presence_of("alice").await, "offline");
     assert_eq!(people(&bob).await[0]["status"], "offline");
     server.stop().await;
 }

@@ -356,6 +356,16 @@ impl Ws {
         }
     }
 
+    /// The status in the next `presence` frame about `user`.
+    pub async fn presence_of(&mut self, user: &str) -> String {
+        loop {
+            let frame = self.until("presence").await;
+            if frame["user"] == user {
+                return frame["status"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+
     /// Skips frames until one of type `kind` arrives.
     pub async fn until(&mut self, kind: &str) -> Value {
         loop {
