@@ -211,15 +211,19 @@ where
                 _ = shutdown.cancelled() => return Err(Ended::Shutdown),
                 incoming = self.socket.next() => match incoming {
                     None => return Err(Ended::ClientClosed),
-                    Some(Err(e)) => return self.transport_error(e).await,
+                    Some(Err(e)) => return Box::pin(self.transport_error(e)).await,
                     Some(Ok(message)) => {
                         self.last_heard = Instant::now();
-                        self.on_message(message).await?;
+                        // Boxed: a client's frame (a send through Redis,
+                        // a join's backlog) needs a far larger future than
+                        // waiting does, and every idle connection would
+                        // carry that size inline.
+                        Box::pin(self.on_message(message)).await?;
                     }
                 },
                 event = next_event(&mut self.viewing) => self.on_event(event).await?,
                 committed = durable_moved(&mut self.durable, !self.pending_acks.is_empty()) => {
-                    self.send_durable_acks(committed).await?;
+                    Box::pin(self.send_durable_acks(committed)).await?;
                 }
                 created = lobby.recv() => match created {
                     Ok(frame) => self.send_text(frame).await?,
@@ -749,6 +753,9 @@ mod tests {
         );
         let size = std::mem::size_of_val(&session);
         eprintln!("session future: {size} bytes");
-        assert!(size < 16 * 1024, "session future is {size} bytes");
+        // Every connection holds this future for its whole life (idle ones
+        // too): the rare paths are boxed to keep it near 2 KiB. A change
+        // that pushes it past the bound should box its own await.
+        assert!(size < 3 * 1024, "session future is {size} bytes");
     }
 }
