@@ -8,13 +8,16 @@
 //!
 //! Scenarios: `fanout` (one channel, many viewers), `rooms` (many channels),
 //! `churn` (fan-out while viewers reconnect and resume), `idle` (many quiet
-//! connections), `history` (many joins of full
-//! histories). See BENCHMARKS.md for the commands and figures.
+//! connections), `history` (many joins of full histories), and `floor`
+//! (fan-out with no server: what this machine's kernel costs, the lowest
+//! latency any server could reach). See BENCHMARKS.md for the commands
+//! and figures.
 //!
 //! The server under test must allow the load: run it with
 //! `--message-rate 0 --frame-rate 0 --register-rate 0 --channel-rate 0
 //! --max-connections-per-ip 1000000`.
 
+mod floor;
 mod probe;
 mod procstat;
 mod wire;
@@ -85,6 +88,22 @@ enum Scenario {
         /// Seconds to hold the connections (server heartbeats keep running).
         #[arg(long, default_value_t = 5)]
         hold: u64,
+    },
+    /// No server: relay threads (one per core by default) write each
+    /// message to N loopback connections read by ordinary viewers. The
+    /// machine's floor for `fanout`'s latency.
+    Floor {
+        #[arg(long, default_value_t = 1000)]
+        viewers: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Relay threads (a server's worker threads).
+        #[arg(long, default_value_t = std::thread::available_parallelism().map_or(2, |n| n.get()))]
+        threads: usize,
     },
     /// N clients join channels holding full 100-message histories at once.
     History {
@@ -680,6 +699,12 @@ async fn main() -> ExitCode {
             hold,
         } => idle(&cli, *connections, *channels, *hold).await,
         Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
+        Scenario::Floor {
+            viewers,
+            rate,
+            duration,
+            threads,
+        } => floor::floor(*viewers, *rate, *duration, *threads).await,
     };
     let report = match result {
         Ok(report) => report,
