@@ -28,7 +28,7 @@ use probe::{Checker, Counts};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -360,7 +360,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let sent_per_channel: Arc<Vec<AtomicU64>> =
         Arc::new((0..channels.len()).map(|_| AtomicU64::new(0)).collect());
     let send_errors = Arc::new(AtomicU64::new(0));
-    let sending = Arc::new(AtomicBool::new(true));
+    let per_sender_count = (per_sender * t.duration).round().max(1.0) as u64;
     let pad = "x".repeat(t.pad);
     // Every sender is signed in and connected before any starts, and all
     // share one start instant: otherwise the first would be sending while
@@ -389,21 +389,20 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
                 }
             }
         });
-        let (sent, sending, pad) = (sent_per_channel.clone(), sending.clone(), pad.clone());
+        let (sent, pad) = (sent_per_channel.clone(), pad.clone());
         // Each sender runs on its own OS thread and sleeps with the OS's
         // precision (tens of µs) rather than the runtime's 1 ms timer
         // wheel, so the generator adds no scheduling slop of its own to
         // the latency it reports.
         sender_tasks.push(std::thread::spawn(move || {
             let period = Duration::from_secs_f64(1.0 / per_sender.max(0.001));
-            let start = send_start;
-            let mut n = 0u64;
-            while sending.load(Ordering::Relaxed) {
-                let scheduled = start + period.mul_f64(n as f64);
+            // Exactly `rate` × `duration` messages in all, not "until told
+            // to stop" (a sender asleep at the deadline would send one more).
+            for n in 1..=per_sender_count {
+                let scheduled = send_start + period.mul_f64((n - 1) as f64);
                 if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                n += 1;
                 let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
                 let frame = wire::send_frame(&channel, &format!("{s}-{n}"), &body);
@@ -428,7 +427,6 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     } else {
         tokio::time::sleep_until((send_start + Duration::from_secs_f64(t.duration)).into()).await;
     }
-    sending.store(false, Ordering::Relaxed);
     for thread in sender_tasks {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
