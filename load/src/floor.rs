@@ -7,14 +7,15 @@
 //! on this machine, so a server figure can be read as "floor + server".
 //!
 //! Invariant: the relay is the least a server must do (one `write` per
-//! delivery, a thread per core, frames built once per message); it never
-//! reads, batches across messages or skips a connection.
+//! delivery, a thread per core, each frame built once per thread); it
+//! never reads, batches across messages or skips a connection, and its
+//! viewers are configured like every other scenario's.
 
 use crate::probe::{self, Counts};
-use crate::procstat;
 use crate::{fill_latency, view, BoxError, Report};
+use crate::{procstat, wire};
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,36 +51,34 @@ fn message_frame(seq: u64, nanos: u64) -> Vec<u8> {
     ))
 }
 
+/// Runs the floor scenario: `viewers` connections (each costs this process
+/// two descriptors, one per end), `rate` messages/s for `duration` s,
+/// written by `threads` relay threads.
 pub async fn floor(
     viewers: usize,
     rate: f64,
     duration: f64,
     threads: usize,
 ) -> Result<Report, BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let accepting = tokio::task::spawn_blocking(move || {
-        (0..viewers)
-            .map(|_| {
-                let (stream, _) = listener.accept()?;
-                stream.set_nodelay(true)?;
-                Ok(stream)
-            })
-            .collect::<std::io::Result<Vec<TcpStream>>>()
-    });
     let connect_start = Instant::now();
     let mut sockets = Vec::with_capacity(viewers);
+    let mut relayed = Vec::with_capacity(viewers);
     for _ in 0..viewers {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        sockets.push(WebSocketStream::from_raw_socket(stream, Role::Client, None).await);
-    }
-    let mut relayed = accepting.await??;
-    // Like a server's `welcome`: no connection's first bytes are a timed
-    // message (a fresh connection's first delivery costs more).
-    let welcome = text_frame(r#"{"type":"welcome"}"#);
-    for stream in &mut relayed {
-        stream.write_all(&welcome)?;
+        let (connected, accepted) =
+            tokio::try_join!(tokio::net::TcpStream::connect(addr), listener.accept())?;
+        connected.set_nodelay(true)?;
+        // The relay writes from plain threads: a blocking std socket.
+        let accepted = accepted.0.into_std()?;
+        accepted.set_nonblocking(false)?;
+        accepted.set_nodelay(true)?;
+        relayed.push(accepted);
+        // The same client settings as every other viewer (wire.rs).
+        sockets.push(
+            WebSocketStream::from_raw_socket(connected, Role::Client, Some(wire::ws_config()))
+                .await,
+        );
     }
     let connect_secs = connect_start.elapsed().as_secs_f64();
 
@@ -115,6 +114,12 @@ pub async fn floor(
             break;
         }
         relays.push(std::thread::spawn(move || -> std::io::Result<()> {
+            // Like a server's `welcome`: no connection's first bytes are a
+            // timed message (a fresh connection's first delivery costs more).
+            let welcome = text_frame(r#"{"type":"welcome"}"#);
+            for stream in &mut mine {
+                stream.write_all(&welcome)?;
+            }
             for seq in 1..=messages {
                 let scheduled = start + period.mul_f64((seq - 1) as f64);
                 if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
@@ -129,6 +134,9 @@ pub async fn floor(
             Ok(())
         }));
     }
+    // Measured to the same end point as the other scenarios: the end of
+    // the sending period, not the last write.
+    tokio::time::sleep_until((start + Duration::from_secs_f64(duration)).into()).await;
     for relay in relays {
         tokio::task::spawn_blocking(move || relay.join())
             .await?
@@ -175,19 +183,38 @@ pub async fn floor(
 mod tests {
     use super::*;
 
-    #[test]
-    fn relay_frames_carry_a_readable_stamp() {
-        let frame = message_frame(7, 123_456);
-        assert_eq!(frame[0], 0x81);
-        let (len, payload) = match frame[1] {
+    /// (payload length, payload) of a server-to-client frame.
+    fn unframe(frame: &[u8]) -> (usize, &[u8]) {
+        assert_eq!(frame[0], 0x81, "FIN + text, unmasked");
+        match frame[1] {
             126 => (
                 u16::from_be_bytes([frame[2], frame[3]]) as usize,
                 &frame[4..],
             ),
+            127 => {
+                let mut len = [0; 8];
+                len.copy_from_slice(&frame[2..10]);
+                (u64::from_be_bytes(len) as usize, &frame[10..])
+            }
             n => (n as usize, &frame[2..]),
-        };
+        }
+    }
+
+    #[test]
+    fn relay_frames_carry_a_readable_stamp() {
+        let frame = message_frame(7, 123_456);
+        let (len, payload) = unframe(&frame);
         assert_eq!(len, payload.len());
         let text = std::str::from_utf8(payload).unwrap();
         assert_eq!(probe::read_stamp(text), Some((7, 0, 7, 123_456)));
+    }
+
+    #[test]
+    fn frame_lengths_use_the_right_encoding_at_each_boundary() {
+        for (len, header) in [(0, 2), (125, 2), (126, 4), (65_535, 4), (65_536, 10)] {
+            let frame = text_frame(&"x".repeat(len));
+            assert_eq!(frame.len(), header + len, "length {len}");
+            assert_eq!(unframe(&frame), (len, "x".repeat(len).as_bytes()));
+        }
     }
 }

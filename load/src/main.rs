@@ -258,8 +258,8 @@ async fn view(
     let mut ws = ws;
     ws.send(wire::join_frame(&channel, None)).await?;
     let mut rejoining: Option<Instant> = None;
-    // Made once, not per frame: creating and dropping these waits on every
-    // delivery showed in the generator's profile.
+    // Made once, not per frame: creating and dropping the stop wait on
+    // every delivery showed in the generator's profile.
     let mut stopped = std::pin::pin!(stop.changed());
     loop {
         let signal = async {
@@ -361,6 +361,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         Arc::new((0..channels.len()).map(|_| AtomicU64::new(0)).collect());
     let send_errors = Arc::new(AtomicU64::new(0));
     let per_sender_count = (per_sender * t.duration).round().max(1.0) as u64;
+    let shared_channels = Arc::new(channels.clone());
     let pad = "x".repeat(t.pad);
     // Every sender is signed in and connected before any starts, and all
     // share one start instant: otherwise the first would be sending while
@@ -377,8 +378,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let mut sender_tasks = Vec::new();
     for (s, ws) in connected.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
-        let channel_index = s % channels.len();
-        let channel = channels[channel_index].clone();
+        let channels = shared_channels.clone();
         let errors = send_errors.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
@@ -396,16 +396,21 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         // the latency it reports.
         sender_tasks.push(std::thread::spawn(move || {
             let period = Duration::from_secs_f64(1.0 / per_sender.max(0.001));
-            // Exactly `rate` × `duration` messages in all, not "until told
-            // to stop" (a sender asleep at the deadline would send one more).
+            // Its share of `rate` × `duration`, counted, not "until told to
+            // stop" (a sender asleep at the deadline would send one more).
             for n in 1..=per_sender_count {
+                // Senders take turns over every channel: sender s sends its
+                // n-th message to channel s + (n-1)·senders, so with fewer
+                // senders than channels none is left idle.
+                let channel_index = (s + (n as usize - 1) * senders) % channels.len();
+                let channel = &channels[channel_index];
                 let scheduled = send_start + period.mul_f64((n - 1) as f64);
                 if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
                 let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
-                let frame = wire::send_frame(&channel, &format!("{s}-{n}"), &body);
+                let frame = wire::send_frame(channel, &format!("{s}-{n}"), &body);
                 if futures::executor::block_on(sink.send(frame)).is_err() {
                     break;
                 }

@@ -137,7 +137,7 @@ impl Server {
 /// writes at most 8 KiB, so a small buffer loses nothing.
 const READ_BUFFER: usize = 4 * 1024;
 
-fn ws_config() -> WebSocketConfig {
+pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(READ_BUFFER)
 }
 
