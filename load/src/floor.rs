@@ -102,9 +102,9 @@ pub async fn floor(
 
     // The relay: each thread writes every message to its share of the
     // connections, on the same schedule (open loop, stamped when due).
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let messages = (rate * duration).round().max(1.0) as u64;
     let start = Instant::now() + Duration::from_millis(200);
+    let schedule = probe::Schedule::new(start, rate);
     let share = viewers.div_ceil(threads.max(1)).max(1);
     let mut relays = Vec::new();
     let mut streams = relayed.into_iter();
@@ -121,10 +121,7 @@ pub async fn floor(
                 stream.write_all(&welcome)?;
             }
             for seq in 1..=messages {
-                let scheduled = start + period.mul_f64((seq - 1) as f64);
-                if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
+                let scheduled = schedule.wait_for(seq);
                 let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let frame = message_frame(seq, nanos);
                 for stream in &mut mine {
@@ -145,10 +142,7 @@ pub async fn floor(
     let send_secs = start.elapsed().as_secs_f64();
 
     let expected = messages * viewers as u64;
-    let drain_deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < drain_deadline && counts.delivered.load(Ordering::Relaxed) < expected {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    probe::drain(|| counts.delivered.load(Ordering::Relaxed) >= expected).await;
     let _ = stop_tx.send(true);
     let mut latency = probe::histogram();
     for reader in readers {

@@ -240,7 +240,7 @@ struct Rejoin {
 /// each `reconnect` signal it drops the connection, opens a new one and
 /// resumes with `after` = the last `seq` it saw, as a browser tab does.
 async fn view(
-    ws: wire::Ws,
+    mut ws: wire::Ws,
     channel: String,
     epoch: Instant,
     counts: Arc<Counts>,
@@ -255,7 +255,6 @@ async fn view(
     };
     // One stream, not split: a split's halves share it through a lock that
     // cost 6 % of the generator's CPU, and joins are only sent between reads.
-    let mut ws = ws;
     ws.send(wire::join_frame(&channel, None)).await?;
     let mut rejoining: Option<Instant> = None;
     // Made once, not per frame: creating and dropping the stop wait on
@@ -303,6 +302,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let server = Server::new(cli.addr);
     let run = format!("{}", std::process::id());
     let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
+    let channels = Arc::new(channels);
     // Registered where it views: a server answers a registration only once
     // it has applied it, so it already knows the channels made before.
     let view_servers: Vec<Server> = if cli.viewers_addr.is_empty() {
@@ -361,7 +361,6 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         Arc::new((0..channels.len()).map(|_| AtomicU64::new(0)).collect());
     let send_errors = Arc::new(AtomicU64::new(0));
     let per_sender_count = (per_sender * t.duration).round().max(1.0) as u64;
-    let shared_channels = Arc::new(channels.clone());
     let pad = "x".repeat(t.pad);
     // Every sender is signed in and connected before any starts, and all
     // share one start instant: otherwise the first would be sending while
@@ -378,7 +377,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     let mut sender_tasks = Vec::new();
     for (s, ws) in connected.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
-        let channels = shared_channels.clone();
+        let channels = channels.clone();
         let errors = send_errors.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
@@ -390,12 +389,11 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
             }
         });
         let (sent, pad) = (sent_per_channel.clone(), pad.clone());
-        // Each sender runs on its own OS thread and sleeps with the OS's
-        // precision (tens of µs) rather than the runtime's 1 ms timer
-        // wheel, so the generator adds no scheduling slop of its own to
-        // the latency it reports.
+        // Each sender runs on its own OS thread (see `Schedule::wait_for`),
+        // so the generator adds no scheduling slop of its own to the
+        // latency it reports.
         sender_tasks.push(std::thread::spawn(move || {
-            let period = Duration::from_secs_f64(1.0 / per_sender.max(0.001));
+            let schedule = probe::Schedule::new(send_start, per_sender);
             // Its share of `rate` × `duration`, counted, not "until told to
             // stop" (a sender asleep at the deadline would send one more).
             for n in 1..=per_sender_count {
@@ -404,10 +402,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
                 // senders than channels none is left idle.
                 let channel_index = (s + (n as usize - 1) * senders) % channels.len();
                 let channel = &channels[channel_index];
-                let scheduled = send_start + period.mul_f64((n - 1) as f64);
-                if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
+                let scheduled = schedule.wait_for(n);
                 let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
                 let frame = wire::send_frame(channel, &format!("{s}-{n}"), &body);
@@ -439,14 +434,12 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
 
     // Drain: wait (bounded) until every viewer has what its channel got.
     let expected = |c: usize| sent_per_channel[c].load(Ordering::Relaxed);
-    let drain_deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < drain_deadline
-        && viewers
+    probe::drain(|| {
+        viewers
             .iter()
-            .any(|(c, counts, _, _)| counts.delivered.load(Ordering::Relaxed) < expected(*c))
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .all(|(c, counts, _, _)| counts.delivered.load(Ordering::Relaxed) >= expected(*c))
+    })
+    .await;
     let cpu_end = procstat::sample(cli.server_pid);
     let _ = stop_tx.send(true);
 

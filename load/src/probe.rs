@@ -9,7 +9,7 @@
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The body of a load message: `lg <sender> <n> <nanos since epoch>`.
 pub fn stamp(sender: u32, n: u64, nanos: u64) -> String {
@@ -42,6 +42,44 @@ pub fn read_stamp(frame: &str) -> Option<(u64, u32, u64, u64)> {
     let n = parts.next()?.parse().ok()?;
     let nanos = leading_number(parts.next()?)?;
     Some((seq, sender, n, nanos))
+}
+
+/// An open-loop schedule: message `n` (from 1) is due at `start` +
+/// (n − 1) × `period`, whenever the previous one went out.
+#[derive(Clone, Copy)]
+pub struct Schedule {
+    pub start: Instant,
+    pub period: Duration,
+}
+
+impl Schedule {
+    /// `rate` messages/s from `start`.
+    pub fn new(start: Instant, rate: f64) -> Self {
+        Self {
+            start,
+            period: Duration::from_secs_f64(1.0 / rate.max(0.001)),
+        }
+    }
+
+    /// Sleeps (on this OS thread, with the OS's precision rather than an
+    /// async runtime's 1 ms timer wheel) until message `n` is due, and
+    /// returns when that was: the time its latency is measured from.
+    pub fn wait_for(&self, n: u64) -> Instant {
+        let due = self.start + self.period.mul_f64(n.saturating_sub(1) as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        due
+    }
+}
+
+/// Waits, at most 15 s, until `done` holds: the deliveries still in flight
+/// when sending stops.
+pub async fn drain(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline && !done() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Counters shared with the coordinator while a run is live.
