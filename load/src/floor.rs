@@ -1,8 +1,9 @@
-//! The machine's floor: the fan-out scenario with no chat server at all.
-//! Relay threads stand in for the server and write every message, as the
-//! same WebSocket text frame a Flack `message` frame would be, to each of N
-//! loopback TCP connections, read and checked by the generator's ordinary
-//! viewers. The latency this measures is what the kernel and the viewers
+//! The machine's floor: the fan-out and many-rooms scenarios with no chat
+//! server at all. Relay threads stand in for the server and write each
+//! message, as the same WebSocket text frame a Flack `message` frame would
+//! be, to every loopback TCP connection of its channel (one channel, or
+//! `channels` taking turns as rooms' senders do), read and checked by the
+//! generator's ordinary viewers. The latency this measures is what the kernel and the viewers
 //! cost before any server logic runs: the lowest any server could reach
 //! on this machine, so a server figure can be read as "floor + server".
 //!
@@ -11,7 +12,7 @@
 //! never reads, batches across messages or skips a connection, and its
 //! viewers are configured like every other scenario's.
 
-use crate::probe::{self, Counts};
+use crate::probe::{self, Checker, Counts, Latencies};
 use crate::{fill_latency, view, BoxError, Report};
 use crate::{procstat, wire};
 use std::io::Write;
@@ -51,15 +52,42 @@ fn message_frame(seq: u64, nanos: u64) -> Vec<u8> {
     ))
 }
 
-/// Runs the floor scenario: `viewers` connections (each costs this process
-/// two descriptors, one per end), `rate` messages/s for `duration` s,
-/// written by `threads` relay threads.
-pub async fn floor(
-    viewers: usize,
-    rate: f64,
-    duration: f64,
-    threads: usize,
-) -> Result<Report, BoxError> {
+/// What the floor relays: `viewers` connections in total (each costs this
+/// process two descriptors, one per end), connection `i` in channel
+/// `i % channels`; `rate` messages/s in total for `duration` s, message `n`
+/// (from 1) to channel `(n - 1) % channels`; written by `threads` relay
+/// threads.
+pub struct Load {
+    pub viewers: usize,
+    pub channels: usize,
+    pub rate: f64,
+    pub duration: f64,
+    pub threads: usize,
+}
+
+impl Load {
+    fn channel_of_message(&self, n: u64) -> usize {
+        ((n - 1) % self.channels as u64) as usize
+    }
+
+    /// How many of `messages` go to `channel`.
+    fn messages_to(&self, channel: usize, messages: u64) -> u64 {
+        let channels = self.channels as u64;
+        messages / channels + u64::from((channel as u64) < messages % channels)
+    }
+}
+
+/// Runs the floor scenario.
+pub async fn floor(load: Load) -> Result<Report, BoxError> {
+    let Load {
+        viewers,
+        rate,
+        duration,
+        threads,
+        ..
+    } = load;
+    let channels = load.channels.clamp(1, viewers.max(1));
+    let load = Load { channels, ..load };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let connect_start = Instant::now();
@@ -86,13 +114,16 @@ pub async fn floor(
     let cpu_start = procstat::sample(None);
     let (stop_tx, stop_rx) = watch::channel(false);
     let counts = Arc::new(Counts::default());
+    let latencies = Latencies::new();
     let readers: Vec<_> = sockets
         .into_iter()
-        .map(|ws| {
+        .enumerate()
+        .map(|(i, ws)| {
+            let checker = Checker::new(epoch, latencies.clone(), i);
             tokio::spawn(view(
                 ws,
                 "floor".into(),
-                epoch,
+                checker,
                 counts.clone(),
                 stop_rx.clone(),
                 None,
@@ -101,30 +132,39 @@ pub async fn floor(
         .collect();
 
     // The relay: each thread writes every message to its share of the
-    // connections, on the same schedule (open loop, stamped when due).
+    // message's channel, on the same schedule (open loop, stamped when
+    // due). Thread t holds connections t, t + threads, ..., so each has a
+    // share of every channel, as a server's workers would.
     let messages = (rate * duration).round().max(1.0) as u64;
     let start = Instant::now() + Duration::from_millis(200);
     let schedule = probe::Schedule::new(start, rate);
-    let share = viewers.div_ceil(threads.max(1)).max(1);
+    let threads = threads.clamp(1, viewers.max(1));
+    let mut shares: Vec<Vec<Vec<TcpStream>>> = (0..threads)
+        .map(|_| (0..channels).map(|_| Vec::new()).collect())
+        .collect();
+    for (i, stream) in relayed.into_iter().enumerate() {
+        shares[i % threads][i % channels].push(stream);
+    }
+    let load = Arc::new(load);
     let mut relays = Vec::new();
-    let mut streams = relayed.into_iter();
-    loop {
-        let mut mine: Vec<TcpStream> = streams.by_ref().take(share).collect();
-        if mine.is_empty() {
-            break;
-        }
+    for mut mine in shares {
+        let load = load.clone();
         relays.push(std::thread::spawn(move || -> std::io::Result<()> {
             // Like a server's `welcome`: no connection's first bytes are a
             // timed message (a fresh connection's first delivery costs more).
             let welcome = text_frame(r#"{"type":"welcome"}"#);
-            for stream in &mut mine {
+            for stream in mine.iter_mut().flatten() {
                 stream.write_all(&welcome)?;
             }
             for seq in 1..=messages {
+                let viewing = &mut mine[load.channel_of_message(seq)];
+                if viewing.is_empty() {
+                    continue;
+                }
                 let scheduled = schedule.wait_for(seq);
                 let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
                 let frame = message_frame(seq, nanos);
-                for stream in &mut mine {
+                for stream in viewing {
                     stream.write_all(&frame)?;
                 }
             }
@@ -141,14 +181,13 @@ pub async fn floor(
     }
     let send_secs = start.elapsed().as_secs_f64();
 
-    let expected = messages * viewers as u64;
+    let expected: u64 = (0..viewers)
+        .map(|i| load.messages_to(i % channels, messages))
+        .sum();
     probe::drain(|| counts.delivered.load(Ordering::Relaxed) >= expected).await;
     let _ = stop_tx.send(true);
-    let mut latency = probe::histogram();
     for reader in readers {
-        if let Ok(end) = reader.await? {
-            let _ = latency.add(&end.latency_us);
-        }
+        reader.await??;
     }
     let delivered = counts.delivered.load(Ordering::Relaxed);
     let mut report = Report {
@@ -164,11 +203,10 @@ pub async fn floor(
         out_of_order: counts.out_of_order.load(Ordering::Relaxed),
         ..Report::default()
     };
-    fill_latency(&mut report, &latency);
+    fill_latency(&mut report, &latencies.merged());
     procstat::fill(&mut report, &cpu_start, &procstat::sample(None), None);
     report.notes.push(format!(
-        "no server: {} relay threads write each of {messages} messages ({rate:.0}/s) to {viewers} loopback connections",
-        threads.max(1)
+        "no server: {threads} relay threads write each of {messages} messages ({rate:.0}/s) to its channel's share of {viewers} loopback connections in {channels} channel(s)"
     ));
     Ok(report)
 }
@@ -201,6 +239,23 @@ mod tests {
         assert_eq!(len, payload.len());
         let text = std::str::from_utf8(payload).unwrap();
         assert_eq!(probe::read_stamp(text), Some((7, 0, 7, 123_456)));
+    }
+
+    #[test]
+    fn messages_take_turns_over_the_channels() {
+        let load = Load {
+            viewers: 30,
+            channels: 3,
+            rate: 1.0,
+            duration: 1.0,
+            threads: 2,
+        };
+        let sent: Vec<usize> = (1..=7).map(|n| load.channel_of_message(n)).collect();
+        assert_eq!(sent, [0, 1, 2, 0, 1, 2, 0]);
+        for channel in 0..3 {
+            let counted = sent.iter().filter(|&&c| c == channel).count() as u64;
+            assert_eq!(load.messages_to(channel, 7), counted, "channel {channel}");
+        }
     }
 
     #[test]

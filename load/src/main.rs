@@ -24,7 +24,7 @@ mod wire;
 
 use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
-use probe::{Checker, Counts};
+use probe::{Checker, Counts, Latencies};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -93,9 +93,14 @@ enum Scenario {
     /// message to N loopback connections read by ordinary viewers. The
     /// machine's floor for `fanout`'s latency.
     Floor {
+        /// Connections, in all channels together.
         #[arg(long, default_value_t = 1000)]
         viewers: usize,
-        /// Messages per second.
+        /// Channels the connections are spread over; messages take turns
+        /// over them (1: fan-out; many: the many-rooms shape).
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+        /// Messages per second, in all channels together.
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
         /// Seconds of sending.
@@ -220,39 +225,29 @@ async fn owner_and_channels(
     Ok((owner, names))
 }
 
-/// What a viewer task hands back: delivery latencies, and (churn) the time
-/// from each reconnect to its `joined`, and how many resumes got a `reset`.
-struct ViewerEnd {
-    latency_us: hdrhistogram::Histogram<u64>,
-    reconnect_us: hdrhistogram::Histogram<u64>,
-    resets: u64,
-}
-
-/// Everything a viewer needs to reconnect as itself.
+/// Everything a viewer needs to reconnect as itself, and where it records
+/// the time from each reconnect to its `joined`.
 #[derive(Clone)]
 struct Rejoin {
     server: Server,
     session: Session,
+    reconnect_us: Latencies,
     source: Option<IpAddr>,
 }
 
 /// Reads one viewer's channel until `stop`, checking every delivery. On
 /// each `reconnect` signal it drops the connection, opens a new one and
 /// resumes with `after` = the last `seq` it saw, as a browser tab does.
+/// Returns how many resumes got a `reset`.
 async fn view(
     mut ws: wire::Ws,
     channel: String,
-    epoch: Instant,
+    mut checker: Checker,
     counts: Arc<Counts>,
     mut stop: watch::Receiver<bool>,
     reconnect: Option<(Arc<tokio::sync::Notify>, Rejoin)>,
-) -> Result<ViewerEnd, BoxError> {
-    let mut checker = Checker::new(epoch);
-    let mut end = ViewerEnd {
-        latency_us: probe::histogram(),
-        reconnect_us: probe::histogram(),
-        resets: 0,
-    };
+) -> Result<u64, BoxError> {
+    let mut resets = 0;
     // One stream, not split: a split's halves share it through a lock that
     // cost 6 % of the generator's CPU, and joins are only sent between reads.
     ws.send(wire::join_frame(&channel, None)).await?;
@@ -281,11 +276,11 @@ async fn view(
                 Some(Ok(Message::Text(text))) => {
                     let text = text.as_str();
                     if text.starts_with(r#"{"type":"joined""#) {
-                        if let Some(started) = rejoining.take() {
-                            let _ = end.reconnect_us.record((started.elapsed().as_micros() as u64).max(1));
+                        if let (Some(started), Some((_, rejoin))) = (rejoining.take(), &reconnect) {
+                            rejoin.reconnect_us.record(checker.id(), started.elapsed());
                         }
                     } else if text.starts_with(r#"{"type":"reset""#) {
-                        end.resets += 1;
+                        resets += 1;
                     }
                     checker.record(text, &counts);
                 }
@@ -294,8 +289,7 @@ async fn view(
             },
         }
     }
-    end.latency_us = checker.latency_us;
-    Ok(end)
+    Ok(resets)
 }
 
 async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<Report, BoxError> {
@@ -312,7 +306,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     };
     let viewer = view_servers[0].register(&format!("lg-view-{run}")).await?;
     let epoch = Instant::now();
-    let cpu_start = procstat::sample(cli.server_pid);
+    let before_connect = procstat::sample(cli.server_pid);
 
     // Viewers: every connection joins its channel and checks what arrives.
     let connect_start = Instant::now();
@@ -329,6 +323,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         .collect();
     let mut viewers = Vec::with_capacity(total_viewers);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (latencies, reconnect_us) = (Latencies::new(), Latencies::new());
     for (i, ws) in sockets.into_iter().enumerate() {
         let channel = channels[i % channels.len()].clone();
         let counts = Arc::new(Counts::default());
@@ -337,6 +332,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
             let rejoin = Rejoin {
                 server: view_servers[i % view_servers.len()].clone(),
                 session: viewer.clone(),
+                reconnect_us: reconnect_us.clone(),
                 source: source(cli, i),
             };
             (notify.clone(), rejoin)
@@ -344,7 +340,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         let task = tokio::spawn(view(
             ws,
             channel,
-            epoch,
+            Checker::new(epoch, latencies.clone(), i),
             counts.clone(),
             stop_rx.clone(),
             rejoin,
@@ -353,8 +349,8 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     }
     let connect_secs = connect_start.elapsed().as_secs_f64();
 
-    // Senders: open loop, each at rate / senders, stamped with the
-    // scheduled time of each message.
+    // Senders: open loop, each at rate / senders and interleaved (see
+    // `Schedule::share`), stamped with the scheduled time of each message.
     let senders = t.senders.max(1);
     let per_sender = t.rate / senders as f64;
     let sent_per_channel: Arc<Vec<AtomicU64>> =
@@ -374,6 +370,10 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     // A moment ahead, so that starting the threads is not counted as
     // latency of their first messages.
     let send_start = Instant::now() + Duration::from_millis(50);
+    // CPU is measured while messages flow, not while connecting: with many
+    // viewers connected, each sender's sign-in is a presence notice to every
+    // connection, which would count as the cost of the traffic.
+    let sending = procstat::sample(cli.server_pid);
     let mut sender_tasks = Vec::new();
     for (s, ws) in connected.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
@@ -393,7 +393,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         // so the generator adds no scheduling slop of its own to the
         // latency it reports.
         sender_tasks.push(std::thread::spawn(move || {
-            let schedule = probe::Schedule::new(send_start, per_sender);
+            let schedule = probe::Schedule::share(send_start, t.rate, senders, s);
             // Its share of `rate` × `duration`, counted, not "until told to
             // stop" (a sender asleep at the deadline would send one more).
             for n in 1..=per_sender_count {
@@ -440,11 +440,9 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
             .all(|(c, counts, _, _)| counts.delivered.load(Ordering::Relaxed) >= expected(*c))
     })
     .await;
-    let cpu_end = procstat::sample(cli.server_pid);
+    let end = procstat::sample(cli.server_pid);
     let _ = stop_tx.send(true);
 
-    let mut latency = probe::histogram();
-    let mut reconnect = probe::histogram();
     let mut report = Report {
         scenario: name.into(),
         connections: total_viewers + senders,
@@ -456,11 +454,7 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     report.sent = (0..channels.len()).map(expected).sum();
     for (c, counts, _, task) in viewers {
         match task.await? {
-            Ok(end) => {
-                let _ = latency.add(&end.latency_us);
-                let _ = reconnect.add(&end.reconnect_us);
-                report.resets += end.resets;
-            }
+            Ok(resets) => report.resets += resets,
             Err(e) => report.notes.push(format!("a viewer failed: {e}")),
         }
         let delivered = counts.delivered.load(Ordering::Relaxed);
@@ -471,12 +465,14 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
         report.out_of_order += counts.out_of_order.load(Ordering::Relaxed);
     }
     report.deliveries_per_sec = report.deliveries as f64 / send_secs;
-    fill_latency(&mut report, &latency);
+    fill_latency(&mut report, &latencies.merged());
+    let reconnect = reconnect_us.merged();
     if !reconnect.is_empty() {
         report.reconnect_us_p50 = reconnect.value_at_quantile(0.5);
         report.reconnect_us_p99 = reconnect.value_at_quantile(0.99);
     }
-    procstat::fill(&mut report, &cpu_start, &cpu_end, None);
+    procstat::fill_cpu(&mut report, &sending, &end);
+    procstat::fill_memory(&mut report, &before_connect, &end, None);
     if !cli.viewers_addr.is_empty() {
         let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
         report.notes.push(format!(
@@ -697,10 +693,20 @@ async fn main() -> ExitCode {
         Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
         Scenario::Floor {
             viewers,
+            channels,
             rate,
             duration,
             threads,
-        } => floor::floor(*viewers, *rate, *duration, *threads).await,
+        } => {
+            floor::floor(floor::Load {
+                viewers: *viewers,
+                channels: *channels,
+                rate: *rate,
+                duration: *duration,
+                threads: *threads,
+            })
+            .await
+        }
     };
     let report = match result {
         Ok(report) => report,

@@ -9,6 +9,7 @@
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The body of a load message: `lg <sender> <n> <nanos since epoch>`.
@@ -61,6 +62,17 @@ impl Schedule {
         }
     }
 
+    /// Sender `s`'s share of `rate` messages/s split over `senders`: each
+    /// sends at `rate / senders`, offset by `s / rate`, so that together
+    /// they send one message every `1 / rate`. Sharing one phase instead
+    /// would send `senders` messages at the same instant: bursts that
+    /// `rate` does not describe.
+    pub fn share(start: Instant, rate: f64, senders: usize, s: usize) -> Self {
+        let senders = senders.max(1);
+        let offset = Duration::from_secs_f64(s as f64 / rate.max(0.001));
+        Self::new(start + offset, rate / senders as f64)
+    }
+
     /// Sleeps (on this OS thread, with the OS's precision rather than an
     /// async runtime's 1 ms timer wheel) until message `n` is due, and
     /// returns when that was: the time its latency is measured from.
@@ -90,28 +102,74 @@ pub struct Counts {
     pub out_of_order: AtomicU64,
 }
 
-/// One connection's view of its channel.
-pub struct Checker {
-    epoch: Instant,
-    last_seq: u64,
-    last_n: HashMap<u32, u64>,
-    pub latency_us: Histogram<u64>,
-}
-
 pub fn histogram() -> Histogram<u64> {
     // 1 µs to 10 min, 3 significant digits.
     Histogram::new_with_bounds(1, 600_000_000, 3)
         .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
+/// Durations in µs recorded by many connections into a few shared
+/// histograms. One histogram per connection costs about 170 KB; a run's
+/// 10,000 viewers allocating and zeroing theirs kept the generator from
+/// reading for the first second of the run.
+#[derive(Clone)]
+pub struct Latencies(Arc<[Mutex<Histogram<u64>>]>);
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Latencies {
+    /// Enough shards that the generator's few threads rarely meet.
+    const SHARDS: usize = 16;
+
+    pub fn new() -> Self {
+        Self((0..Self::SHARDS).map(|_| Mutex::new(histogram())).collect())
+    }
+
+    /// Records `took` for connection `id`.
+    pub fn record(&self, id: usize, took: Duration) {
+        let mut shard = self.0[id % Self::SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _ = shard.record((took.as_micros() as u64).max(1));
+    }
+
+    /// Everything recorded so far, in one histogram.
+    pub fn merged(&self) -> Histogram<u64> {
+        let mut all = histogram();
+        for shard in self.0.iter() {
+            let _ = all.add(&*shard.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        all
+    }
+}
+
+/// One connection's view of its channel.
+pub struct Checker {
+    epoch: Instant,
+    last_seq: u64,
+    last_n: HashMap<u32, u64>,
+    latencies: Latencies,
+    id: usize,
+}
+
 impl Checker {
-    pub fn new(epoch: Instant) -> Self {
+    /// Checks connection `id`, recording its latencies in `latencies`.
+    pub fn new(epoch: Instant, latencies: Latencies, id: usize) -> Self {
         Self {
             epoch,
             last_seq: 0,
             last_n: HashMap::new(),
-            latency_us: histogram(),
+            latencies,
+            id,
         }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
     }
 
     /// The last `seq` delivered in order: where a resume starts from.
@@ -125,9 +183,8 @@ impl Checker {
             return;
         };
         let now = self.epoch.elapsed().as_nanos() as u64;
-        let _ = self
-            .latency_us
-            .record((now.saturating_sub(nanos) / 1000).max(1));
+        self.latencies
+            .record(self.id, Duration::from_nanos(now.saturating_sub(nanos)));
         let last_n = self.last_n.entry(sender).or_insert(0);
         if seq <= self.last_seq || n <= *last_n {
             if seq == self.last_seq || n == *last_n {
@@ -166,7 +223,8 @@ mod tests {
     #[test]
     fn duplicates_and_reordering_are_counted_not_delivered() {
         let counts = Counts::default();
-        let mut checker = Checker::new(Instant::now());
+        let latencies = Latencies::new();
+        let mut checker = Checker::new(Instant::now(), latencies.clone(), 0);
         checker.record(&frame(1, 0, 1, 0), &counts);
         checker.record(&frame(2, 0, 2, 0), &counts);
         checker.record(&frame(2, 0, 2, 0), &counts);
@@ -174,5 +232,40 @@ mod tests {
         assert_eq!(counts.delivered.load(Ordering::Relaxed), 2);
         assert_eq!(counts.duplicates.load(Ordering::Relaxed), 1);
         assert_eq!(counts.out_of_order.load(Ordering::Relaxed), 1);
+        // Every stamped frame is timed, in order or not.
+        assert_eq!(latencies.merged().len(), 4);
+    }
+
+    #[test]
+    fn latencies_from_every_shard_are_merged() {
+        let latencies = Latencies::new();
+        for id in 0..100 {
+            latencies.record(id, Duration::from_micros(id as u64 + 1));
+        }
+        let all = latencies.merged();
+        assert_eq!(all.len(), 100);
+        assert_eq!(all.max(), 100);
+        assert_eq!(all.min(), 1);
+    }
+
+    #[test]
+    fn shared_schedules_interleave_evenly() {
+        let start = Instant::now();
+        let senders = 4;
+        let mut due: Vec<Duration> = (0..senders)
+            .flat_map(|s| {
+                let schedule = Schedule::share(start, 100.0, senders, s);
+                (0..3).map(move |k| schedule.start + schedule.period * k - start)
+            })
+            .collect();
+        due.sort();
+        // 12 messages, one every 10 ms, none at the same instant.
+        for (i, at) in due.iter().enumerate() {
+            let expected = Duration::from_millis(10 * i as u64);
+            assert!(
+                at.abs_diff(expected) < Duration::from_micros(1),
+                "{i}: {at:?}"
+            );
+        }
     }
 }

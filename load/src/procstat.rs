@@ -55,12 +55,29 @@ pub fn sample(server_pid: Option<u32>) -> Sample {
 /// Fills CPU (as % of one core) and memory figures between two samples;
 /// with `per_connection`, the memory growth per connection too.
 pub fn fill(report: &mut Report, start: &Sample, end: &Sample, per_connection: Option<usize>) {
+    fill_cpu(report, start, end);
+    fill_memory(report, start, end, per_connection);
+}
+
+/// The server's and the generator's CPU between two samples, as % of one
+/// core.
+pub fn fill_cpu(report: &mut Report, start: &Sample, end: &Sample) {
     let secs = end.at.duration_since(start.at).as_secs_f64().max(1e-9);
     report.server_cpu_percent = match (start.server_cpu_secs, end.server_cpu_secs) {
         (Some(a), Some(b)) => Some((b - a) / secs * 100.0),
         _ => None,
     };
     report.loadgen_cpu_percent = (end.own_cpu_secs - start.own_cpu_secs) / secs * 100.0;
+}
+
+/// The server's resident memory at both samples; with `per_connection`,
+/// its growth per connection.
+pub fn fill_memory(
+    report: &mut Report,
+    start: &Sample,
+    end: &Sample,
+    per_connection: Option<usize>,
+) {
     report.server_rss_kib_start = start.server_rss_kib;
     report.server_rss_kib_end = end.server_rss_kib;
     if let (Some(n), Some(a), Some(b)) = (per_connection, start.server_rss_kib, end.server_rss_kib)
