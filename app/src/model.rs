@@ -80,6 +80,11 @@ fn parse_name(raw: &str, field: &'static str, max: usize) -> Result<String, Inpu
 /// case folding (approximated by lower-casing between two normalizations), so
 /// `General`, `GENERAL` and `ｇｅｎｅｒａｌ` all clash.
 pub fn name_key(name: &str) -> String {
+    // ASCII is already in NFKC form and lower-cases within ASCII, so most
+    // names skip normalizing: the server takes a channel's key on every post.
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
     let folded: String = name.nfkc().collect::<String>().to_lowercase();
     folded.nfkc().collect()
 }
@@ -620,6 +625,18 @@ mod tests {
             DisplayName::parse("Ｂｏｂ").unwrap().key(),
             DisplayName::parse("bob").unwrap().key()
         );
+    }
+
+    #[test]
+    fn the_ascii_shortcut_keys_names_as_normalizing_would() {
+        let full = |name: &str| {
+            let folded: String = name.nfkc().collect::<String>().to_lowercase();
+            folded.nfkc().collect::<String>()
+        };
+        let every_ascii: String = (0u8..128).map(char::from).collect();
+        for name in [every_ascii.as_str(), "General", "DEV-ops_2", "A b\tC"] {
+            assert_eq!(name_key(name), full(name), "{name:?}");
+        }
     }
 
     #[test]

@@ -43,17 +43,31 @@ pub fn render(body: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rende
     let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
     pulldown_cmark::html::push_html(&mut html, &mut chat);
     let mentions = chat.mentions;
+    // One paragraph of text, with no tag inside, is what most messages are.
+    // Sanitizing only ever removes tags, so it would stay tag-free and be
+    // shown as text: skip the sanitizer, which costs more than the parse.
+    if one_plain_paragraph(&html) {
+        return Rendered {
+            html: String::new(),
+            mentions,
+        };
+    }
     let clean = sanitizer().clean(&html).to_string();
-    let inner = clean
-        .strip_prefix("<p>")
-        .and_then(|rest| rest.strip_suffix("</p>\n"))
-        .unwrap_or(&clean);
-    let html = if inner.contains('<') {
-        clean
-    } else {
+    let html = if one_plain_paragraph(&clean) {
         String::new()
+    } else {
+        clean
     };
     Rendered { html, mentions }
+}
+
+/// Whether `html` is a lone `<p>` holding only text (or is all text).
+fn one_plain_paragraph(html: &str) -> bool {
+    let inner = html
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>\n"))
+        .unwrap_or(html);
+    !inner.contains('<')
 }
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
@@ -305,7 +319,7 @@ impl<'a> Iterator for Chat<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{render as render_with, Rendered};
+    use super::{one_plain_paragraph, render as render_with, sanitizer, Chat, Rendered};
     use app::model::DisplayName;
 
     /// Users "alice" and "Bob Smith" exist.
@@ -345,6 +359,43 @@ mod tests {
         );
         assert_eq!(mentions("`@alice` in code"), Vec::<String>::new());
         assert_eq!(mentions("**@alice**"), ["alice"]);
+    }
+
+    #[test]
+    fn skipping_the_sanitizer_for_plain_text_changes_nothing() {
+        // What `render` answered before plain text skipped the sanitizer.
+        let sanitized_always = |body: &str| {
+            let mut chat = Chat::new(body, &lookup);
+            let mut html = String::new();
+            pulldown_cmark::html::push_html(&mut html, &mut chat);
+            let clean = sanitizer().clean(&html).to_string();
+            if one_plain_paragraph(&clean) {
+                String::new()
+            } else {
+                clean
+            }
+        };
+        for body in [
+            "",
+            "lg 3 45 1234567",
+            "just words & <3",
+            "a < b > c \"q\" 'a' &amp; &#60;",
+            "<b>typed</b> <script>x</script>",
+            "hi @alice!",
+            "@nobody here",
+            "line one\nline two",
+            "para one\n\npara two",
+            "**bold** and `code`",
+            "see https://example.com/x?y=1&z=2",
+            "javascript:alert(1)",
+            "[x](javascript:alert(1))",
+            "> quoted",
+            "1. one\n2. two",
+            "    indented code",
+            "ｇｅｎｅｒａｌ ünïcödé 🎉",
+        ] {
+            assert_eq!(render(body), sanitized_always(body), "{body:?}");
+        }
     }
 
     #[test]

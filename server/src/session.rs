@@ -205,10 +205,20 @@ where
         self.send_frame(&welcome).await?;
         let mut heartbeat = tokio::time::interval(self.settings.ping_interval);
         heartbeat.tick().await;
+        // Made once: a fresh wait per wake-up registered and unregistered
+        // itself with the token every time.
+        let mut shutting_down = std::pin::pin!(shutdown.cancelled());
 
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return Err(Ended::Shutdown),
+                // Deliveries first: most wake-ups are one, and polling the
+                // live queue first ends them without polling every other
+                // source as well. Nothing starves: the queue empties after
+                // each batch (or the viewer lags and rejoins), and then
+                // every branch is polled.
+                biased;
+                event = next_event(&mut self.viewing) => self.on_event(event).await?,
+                _ = &mut shutting_down => return Err(Ended::Shutdown),
                 incoming = self.socket.next() => match incoming {
                     None => return Err(Ended::ClientClosed),
                     Some(Err(e)) => return Box::pin(self.transport_error(e)).await,
@@ -221,7 +231,6 @@ where
                         Box::pin(self.on_message(message)).await?;
                     }
                 },
-                event = next_event(&mut self.viewing) => self.on_event(event).await?,
                 committed = durable_moved(&mut self.durable, !self.pending_acks.is_empty()) => {
                     Box::pin(self.send_durable_acks(committed)).await?;
                 }
