@@ -9,8 +9,8 @@
 //! Scenarios: `fanout` (one channel, many viewers), `rooms` (many channels),
 //! `churn` (fan-out while viewers reconnect and resume), `idle` (many quiet
 //! connections), `history` (many joins of full histories), and `floor`
-//! (fan-out with no server: what this machine's kernel costs, the lowest
-//! latency any server could reach). See BENCHMARKS.md for the commands
+//! (fan-out or many rooms with no server: what this machine's kernel
+//! costs, the lowest latency any server could reach). See BENCHMARKS.md for the commands
 //! and figures.
 //!
 //! The server under test must allow the load: run it with
@@ -90,8 +90,8 @@ enum Scenario {
         hold: u64,
     },
     /// No server: relay threads (one per core by default) write each
-    /// message to N loopback connections read by ordinary viewers. The
-    /// machine's floor for `fanout`'s latency.
+    /// message to its channel's loopback connections, read by ordinary
+    /// viewers. The machine's floor for `fanout`'s and `rooms`' latency.
     Floor {
         /// Connections, in all channels together.
         #[arg(long, default_value_t = 1000)]
