@@ -208,16 +208,20 @@ where
         // Made once: a fresh wait per wake-up registered and unregistered
         // itself with the token every time.
         let mut shutting_down = std::pin::pin!(shutdown.cancelled());
+        // Deliveries are polled first: most wake-ups are one, and taking
+        // the live queue first ends them without polling every other
+        // source as well. But a busy channel can keep that queue ready,
+        // so after a full batch (or a rejoin's backlog) one pass skips
+        // it: the client's frames, acks, lobby and heartbeat get their
+        // turn, and if none is ready the last branch ends the pass.
+        let mut deliveries_first = true;
 
         loop {
             tokio::select! {
-                // Deliveries first: most wake-ups are one, and polling the
-                // live queue first ends them without polling every other
-                // source as well. Nothing starves: the queue empties after
-                // each batch (or the viewer lags and rejoins), and then
-                // every branch is polled.
                 biased;
-                event = next_event(&mut self.viewing) => self.on_event(event).await?,
+                event = next_event(&mut self.viewing), if deliveries_first => {
+                    deliveries_first = !self.on_event(event).await?;
+                }
                 _ = &mut shutting_down => return Err(Ended::Shutdown),
                 incoming = self.socket.next() => match incoming {
                     None => return Err(Ended::ClientClosed),
@@ -250,6 +254,7 @@ where
                     }
                     self.send(WsMessage::Ping(Default::default())).await?;
                 }
+                () = std::future::ready(()), if !deliveries_first => deliveries_first = true,
             }
         }
     }
@@ -571,10 +576,12 @@ where
 
     /// Writes the viewed channel's events: this one and any already waiting
     /// (up to `MAX_BATCH`), fed together and flushed once, so a viewer that
-    /// fell a few events behind catches up in one write.
-    async fn on_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<(), Ended> {
+    /// fell a few events behind catches up in one write. Returns whether
+    /// events may still be waiting (a full batch, or a rejoin's backlog).
+    async fn on_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<bool, Ended> {
         let mut event = event;
         let mut fed = 0;
+        let mut full = false;
         while let Some(viewing) = self.viewing.as_mut() {
             match event {
                 Ok(event) => {
@@ -591,13 +598,14 @@ where
                 Err(RecvError::Lagged(missed)) => {
                     // Fell behind the live queue: continue from the ring.
                     tracing::debug!(user = %self.user.display_name, channel = %viewing.channel, missed, "viewer lagged; catching up");
-                    return self.rejoin().await;
+                    return self.rejoin().await.map(|()| true);
                 }
                 // The channel was reloaded (a replica that found a gap in
                 // Redis' log): join again from where this viewer is.
-                Err(RecvError::Closed) => return self.rejoin().await,
+                Err(RecvError::Closed) => return self.rejoin().await.map(|()| true),
             }
             if fed >= MAX_BATCH {
+                full = true;
                 break;
             }
             let Some(viewing) = self.viewing.as_mut() else {
@@ -614,7 +622,7 @@ where
             self.metrics.deliveries.inc_by(fed as u64);
             self.flush().await?;
         }
-        Ok(())
+        Ok(full)
     }
 
     /// Joins the viewed channel again after the last event this viewer
@@ -736,6 +744,111 @@ mod tests {
         }
     }
 
+    /// A socket driven by the test: frames pushed into `input` arrive as
+    /// the client's, and every frame the session writes comes out of
+    /// `output` as text.
+    struct Scripted {
+        input: futures::channel::mpsc::UnboundedReceiver<WsMessage>,
+        output: futures::channel::mpsc::UnboundedSender<String>,
+    }
+
+    impl Stream for Scripted {
+        type Item = Result<WsMessage, axum::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.input.poll_next_unpin(cx).map(|frame| frame.map(Ok))
+        }
+    }
+
+    impl Sink<WsMessage> for Scripted {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, frame: WsMessage) -> Result<(), axum::Error> {
+            if let WsMessage::Text(text) = frame {
+                let _ = self.output.unbounded_send(text.as_str().to_owned());
+            }
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn settings() -> SessionSettings {
+        SessionSettings {
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Deliveries are polled first, but a channel that keeps the live
+    /// queue full must not keep the client's own frames waiting: after
+    /// one full batch, the socket gets its turn.
+    #[tokio::test]
+    async fn a_busy_channel_does_not_starve_the_clients_own_frames() {
+        let hub = Hub::new(HubLimits::default());
+        let name = |n: &str| app::model::DisplayName::parse(n).unwrap();
+        let (alice, _, _) = hub.register(name("alice"), None).unwrap();
+        let (bob, _, _) = hub.register(name("bob"), None).unwrap();
+        let general = ChannelName::parse("general").unwrap();
+        hub.create_channel(&bob, general.clone()).unwrap();
+        let (to_session, input) = futures::channel::mpsc::unbounded();
+        let (output, mut written) = futures::channel::mpsc::unbounded();
+        let limits = Arc::new(Limits::from_config(&Config::parse_from([
+            "flack",
+            "--frame-rate",
+            "0",
+        ])));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let session = tokio::spawn(run(
+            Scripted { input, output },
+            hub.clone(),
+            alice,
+            settings(),
+            limits,
+            metrics,
+            CancellationToken::new(),
+        ));
+        let join = r#"{"type":"join","channel":"general"}"#;
+        to_session
+            .unbounded_send(WsMessage::Text(join.into()))
+            .unwrap();
+        while let Some(frame) = written.next().await {
+            if frame.starts_with(r#"{"type":"joined""#) {
+                break;
+            }
+        }
+        // 300 messages queue up before the session runs again (this test
+        // runs on one thread), and a ping waits behind them.
+        for n in 0..300 {
+            let body = MessageBody::parse(&format!("m{n}")).unwrap();
+            let id = ClientId::parse(&format!("b{n}")).unwrap();
+            hub.post(&bob, &general, id, body, Vec::new(), None)
+                .unwrap();
+        }
+        let ping = r#"{"type":"ping"}"#;
+        to_session
+            .unbounded_send(WsMessage::Text(ping.into()))
+            .unwrap();
+        let mut before_pong = 0;
+        while let Some(frame) = written.next().await {
+            if frame.starts_with(r#"{"type":"pong""#) {
+                break;
+            }
+            before_pong += usize::from(frame.starts_with(r#"{"type":"message""#));
+        }
+        assert!(
+            before_pong <= MAX_BATCH,
+            "the ping was answered after {before_pong} deliveries"
+        );
+        session.abort();
+    }
+
     /// Each connection is one task holding this future: keep it small
     /// (memory per connection, BENCHMARKS.md).
     #[test]
@@ -745,17 +858,12 @@ mod tests {
             .register(app::model::DisplayName::parse("alice").unwrap(), None)
             .unwrap();
         let limits = Arc::new(Limits::from_config(&Config::parse_from(["flack"])));
-        let settings = SessionSettings {
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-            write_timeout: Duration::from_secs(10),
-        };
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let session = run(
             Quiet,
             hub,
             user,
-            settings,
+            settings(),
             limits,
             metrics,
             CancellationToken::new(),
