@@ -32,15 +32,34 @@ fn frame_text() -> impl Strategy<Value = String> {
         Just("body".to_owned()),
         Just("after".to_owned()),
         Just("author".to_owned()),
+        Just("id".to_owned()),
+        Just("seq".to_owned()),
+        Just("emoji".to_owned()),
+        Just("add".to_owned()),
+        Just("away".to_owned()),
         "[a-z_]{1,8}",
     ];
     let kind = prop_oneof![
         Just("join"),
         Just("send"),
         Just("ping"),
+        Just("read"),
+        Just("edit"),
+        Just("delete"),
+        Just("react"),
+        Just("away"),
+        Just("typing"),
         Just("dance"),
         Just("")
     ];
+    // A tag and values in an array: what serde would take for a frame.
+    let array = (kind.clone(), proptest::collection::vec(value.clone(), 0..5)).prop_map(
+        |(kind, values)| {
+            let mut items = vec![serde_json::Value::from(kind)];
+            items.extend(values);
+            serde_json::Value::Array(items).to_string()
+        },
+    );
     // Written out by hand, so keys (`type` too) can repeat.
     let repeating = (
         kind.clone(),
@@ -65,6 +84,7 @@ fn frame_text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => object.clone(),
         2 => repeating,
+        1 => array,
         1 => (object, any::<usize>()).prop_map(|(text, cut)| {
             let cut = cut % (text.len() + 1);
             text.char_indices().map(|(i, _)| i).take_while(|&i| i <= cut).last().map_or(String::new(), |i| text[..i].to_owned())

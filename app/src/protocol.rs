@@ -224,7 +224,15 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, ErrorFrame> {
     // refused one is read again as a JSON value, to say why and to echo its
     // `client_id` and `channel`; that reading decides everything it sees
     // (the fuzz tests check both readings agree where the first succeeds).
-    serde_json::from_str(text).or_else(|_| decode_as_value(text))
+    // Only an object takes the one pass: serde would also read a tagged
+    // enum from an array (`["ping"]`), which is no frame.
+    let object = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{');
+    match object {
+        true => serde_json::from_str(text).or_else(|_| decode_as_value(text)),
+        false => decode_as_value(text),
+    }
 }
 
 /// The whole decision, by way of a `serde_json::Value`.
@@ -326,8 +334,19 @@ mod tests {
             r#"{"type":"send","type":"join","channel":"a"}"#,
             r#"{"type":"join","channel":"a","channel":"b"}"#,
             r#"{"type":"read","channel":"a","seq":1,"seq":2}"#,
+            r#"["ping"]"#,
+            r#" ["send","general","c1","hi"]"#,
+            r#"["join","general"]"#,
         ] {
             assert_eq!(decode_client_frame(text), decode_as_value(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn arrays_are_not_frames() {
+        for text in [r#"["ping"]"#, r#"["send","general","c1","hi"]"#] {
+            let err = decode_client_frame(text).unwrap_err();
+            assert_eq!(err.code, ErrorCode::UnknownType, "{text}");
         }
     }
 
