@@ -133,8 +133,10 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
 
     // The relay: each thread writes every message to its share of the
     // message's channel, on the same schedule (open loop, stamped when
-    // due). Thread t holds connections t, t + threads, ..., so each has a
-    // share of every channel, as a server's workers would.
+    // due). With at least as many channels as threads, the channels are
+    // sharded: each sits wholly on one thread, so a message wakes one
+    // thread (the least a server must do). With fewer (fan-out), each
+    // channel's connections are dealt out over the threads.
     let messages = (rate * duration).round().max(1.0) as u64;
     let start = Instant::now() + Duration::from_millis(200);
     let schedule = probe::Schedule::new(start, rate);
@@ -143,7 +145,13 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
         .map(|_| (0..channels).map(|_| Vec::new()).collect())
         .collect();
     for (i, stream) in relayed.into_iter().enumerate() {
-        shares[i % threads][i % channels].push(stream);
+        let channel = i % channels;
+        let thread = if channels >= threads {
+            channel % threads
+        } else {
+            (i / channels) % threads
+        };
+        shares[thread][channel].push(stream);
     }
     let load = Arc::new(load);
     let mut relays = Vec::new();
@@ -186,8 +194,11 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
         .sum();
     probe::drain(|| counts.delivered.load(Ordering::Relaxed) >= expected).await;
     let _ = stop_tx.send(true);
+    let mut failed = Vec::new();
     for reader in readers {
-        reader.await??;
+        if let Err(e) = reader.await? {
+            failed.push(format!("a viewer failed: {e}"));
+        }
     }
     let delivered = counts.delivered.load(Ordering::Relaxed);
     let mut report = Report {
@@ -205,6 +216,7 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
     };
     fill_latency(&mut report, &latencies.merged());
     procstat::fill(&mut report, &cpu_start, &procstat::sample(None), None);
+    report.notes.extend(failed);
     report.notes.push(format!(
         "no server: {threads} relay threads write each of {messages} messages ({rate:.0}/s) to its channel's share of {viewers} loopback connections in {channels} channel(s)"
     ));
