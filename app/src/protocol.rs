@@ -229,9 +229,10 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, ErrorFrame> {
     let object = text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .starts_with('{');
-    match object {
-        true => serde_json::from_str(text).or_else(|_| decode_as_value(text)),
-        false => decode_as_value(text),
+    if object {
+        serde_json::from_str(text).or_else(|_| decode_as_value(text))
+    } else {
+        decode_as_value(text)
     }
 }
 

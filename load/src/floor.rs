@@ -3,9 +3,10 @@
 //! message, as the same WebSocket text frame a Flack `message` frame would
 //! be, to every loopback TCP connection of its channel (one channel, or
 //! `channels` taking turns as rooms' senders do), read and checked by the
-//! generator's ordinary viewers. The latency this measures is what the kernel and the viewers
-//! cost before any server logic runs: the lowest any server could reach
-//! on this machine, so a server figure can be read as "floor + server".
+//! generator's ordinary viewers. The latency this measures is what the
+//! kernel and the viewers cost before any server logic runs: the lowest
+//! any server could reach on this machine, so a server figure can be read
+//! as "floor + server".
 //!
 //! Invariant: the relay is the least a server must do (one `write` per
 //! delivery, a thread per core, each frame built once per thread); it

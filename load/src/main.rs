@@ -10,8 +10,8 @@
 //! `churn` (fan-out while viewers reconnect and resume), `idle` (many quiet
 //! connections), `history` (many joins of full histories), and `floor`
 //! (fan-out or many rooms with no server: what this machine's kernel
-//! costs, the lowest latency any server could reach). See BENCHMARKS.md for the commands
-//! and figures.
+//! costs, the lowest latency any server could reach). See BENCHMARKS.md
+//! for the commands and figures.
 //!
 //! The server under test must allow the load: run it with
 //! `--message-rate 0 --frame-rate 0 --register-rate 0 --channel-rate 0

@@ -39,26 +39,37 @@ pub struct Rendered {
 /// HTML. `lookup` answers whether a name (ignoring case) is a user's, and
 /// how that user spells it.
 pub fn render(body: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rendered {
-    let mut chat = Chat::new(body, lookup);
-    let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
-    pulldown_cmark::html::push_html(&mut html, &mut chat);
-    let mentions = chat.mentions;
+    let (html, mentions) = markdown_html(body, lookup);
     // One paragraph of text, with no tag inside, is what most messages are.
     // Sanitizing only ever removes tags, so it would stay tag-free and be
     // shown as text: skip the sanitizer, which costs more than the parse.
-    if one_plain_paragraph(&html) {
-        return Rendered {
-            html: String::new(),
-            mentions,
-        };
-    }
-    let clean = sanitizer().clean(&html).to_string();
-    let html = if one_plain_paragraph(&clean) {
+    let html = if one_plain_paragraph(&html) {
+        String::new()
+    } else {
+        sanitized(&html)
+    };
+    Rendered { html, mentions }
+}
+
+/// The body parsed as chat Markdown: raw HTML and whom it mentions.
+fn markdown_html(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<DisplayName>,
+) -> (String, Vec<DisplayName>) {
+    let mut chat = Chat::new(body, lookup);
+    let mut html = String::with_capacity(body.len() + body.len() / 2 + 16);
+    pulldown_cmark::html::push_html(&mut html, &mut chat);
+    (html, chat.mentions)
+}
+
+/// `html` through the allowlist; empty when what is left is plain text.
+fn sanitized(html: &str) -> String {
+    let clean = sanitizer().clean(html).to_string();
+    if one_plain_paragraph(&clean) {
         String::new()
     } else {
         clean
-    };
-    Rendered { html, mentions }
+    }
 }
 
 /// Whether `html` is a lone `<p>` holding only text (or is all text).
@@ -319,7 +330,7 @@ impl<'a> Iterator for Chat<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{one_plain_paragraph, render as render_with, sanitizer, Chat, Rendered};
+    use super::{markdown_html, render as render_with, sanitized, Rendered};
     use app::model::DisplayName;
 
     /// Users "alice" and "Bob Smith" exist.
@@ -364,17 +375,7 @@ mod tests {
     #[test]
     fn skipping_the_sanitizer_for_plain_text_changes_nothing() {
         // What `render` answered before plain text skipped the sanitizer.
-        let sanitized_always = |body: &str| {
-            let mut chat = Chat::new(body, &lookup);
-            let mut html = String::new();
-            pulldown_cmark::html::push_html(&mut html, &mut chat);
-            let clean = sanitizer().clean(&html).to_string();
-            if one_plain_paragraph(&clean) {
-                String::new()
-            } else {
-                clean
-            }
-        };
+        let sanitized_always = |body: &str| sanitized(&markdown_html(body, &lookup).0);
         for body in [
             "",
             "lg 3 45 1234567",
