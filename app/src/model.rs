@@ -268,6 +268,14 @@ impl Timestamp {
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }
+    /// `12:05 UTC`: the time of day a message shows before the browser
+    /// knows the reader's time zone. Written out rather than with
+    /// `format("%H:%M")`, whose format-string parser was 5 KB of the
+    /// gzipped WASM for this one use.
+    pub fn utc_time_of_day(&self) -> String {
+        use chrono::Timelike;
+        format!("{:02}:{:02} UTC", self.0.hour(), self.0.minute())
+    }
 }
 
 impl Serialize for Timestamp {
@@ -721,5 +729,13 @@ mod tests {
         assert_eq!(json, "\"2026-11-25T11:00:00.123Z\"");
         let back: Timestamp = serde_json::from_str(&json).unwrap();
         assert_eq!(back.to_rfc3339(), "2026-11-25T11:00:00.123Z");
+        assert_eq!(back.utc_time_of_day(), "11:00 UTC");
+        let late = serde_json::from_str::<Timestamp>("\"2026-11-25T23:59:59.999Z\"").unwrap();
+        assert_eq!(late.utc_time_of_day(), "23:59 UTC");
+        let early = serde_json::from_str::<Timestamp>("\"2026-11-25T00:07:00Z\"").unwrap();
+        assert_eq!(
+            early.utc_time_of_day(),
+            early.as_datetime().format("%H:%M UTC").to_string()
+        );
     }
 }

@@ -131,81 +131,120 @@ impl ErrorFrame {
 }
 
 /// A frame from the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Every variant holds one value (a struct of `frame` for the ones made
+/// for this enum), and the derived `Serialize` writes its fields next to
+/// `"type"`. Clients read frames with `ServerFrame::from_json`, not with a
+/// derived `Deserialize`: see there why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
+    Welcome(frame::Welcome),
+    Reset(frame::Reset),
+    Joined(frame::Joined),
+    Message(Message),
+    Edited(frame::Edited),
+    Deleted(frame::Deleted),
+    Reactions(frame::Reactions),
+    Ack(frame::Ack),
+    Error(ErrorFrame),
+    ChannelCreated(frame::ChannelCreated),
+    Presence(frame::Presence),
+    Typing(frame::Typing),
+    Pong,
+    /// A frame type this client does not know: ignored.
+    Unknown,
+}
+
+/// The fields of each `ServerFrame` variant (docs/PROTOCOL.md §4.4).
+pub mod frame {
+    use super::*;
+
     /// First frame on every connection: who you are and the id of this
     /// server run. When `server_id` differs from the one a client saw
     /// before, the server restarted and forgot what it had: the client's
     /// `last_seq`s mean nothing any more and must be dropped. (The channel
     /// list is `/api/list_channels`; keeping it out of this frame keeps
     /// every connection's buffers small however many channels exist.)
-    Welcome {
-        user: UserInfo,
-        server_id: String,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Welcome {
+        pub user: UserInfo,
+        pub server_id: String,
+    }
+
     /// The client's `after` is older than what the server holds: drop the
     /// view of `channel`; the recent history follows.
-    Reset {
-        channel: ChannelName,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Reset {
+        pub channel: ChannelName,
+    }
+
     /// End of a `join`'s backlog; `head` is the channel's latest `seq`.
-    Joined {
-        channel: ChannelName,
-        head: u64,
-    },
-    Message(Message),
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Joined {
+        pub channel: ChannelName,
+        pub head: u64,
+    }
+
     /// Message `id` now reads `body` (event `seq`).
-    Edited {
-        channel: ChannelName,
-        seq: u64,
-        id: u64,
-        body: MessageBody,
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Edited {
+        pub channel: ChannelName,
+        pub seq: u64,
+        pub id: u64,
+        pub body: MessageBody,
         #[serde(default, skip_serializing_if = "String::is_empty")]
-        html: String,
+        pub html: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        mentions: Vec<DisplayName>,
-        edited_at: Timestamp,
-    },
+        pub mentions: Vec<DisplayName>,
+        pub edited_at: Timestamp,
+    }
+
     /// Message `id` is gone (event `seq`).
-    Deleted {
-        channel: ChannelName,
-        seq: u64,
-        id: u64,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Deleted {
+        pub channel: ChannelName,
+        pub seq: u64,
+        pub id: u64,
+    }
+
     /// Message `id`'s reactions are now `reactions` (event `seq`).
-    Reactions {
-        channel: ChannelName,
-        seq: u64,
-        id: u64,
-        reactions: Vec<Reaction>,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Reactions {
+        pub channel: ChannelName,
+        pub seq: u64,
+        pub id: u64,
+        pub reactions: Vec<Reaction>,
+    }
+
     /// The sender's message is stored with this `seq`.
-    Ack {
-        client_id: ClientId,
-        channel: ChannelName,
-        seq: u64,
-    },
-    Error(ErrorFrame),
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Ack {
+        pub client_id: ClientId,
+        pub channel: ChannelName,
+        pub seq: u64,
+    }
+
     /// Someone created a channel.
-    ChannelCreated {
-        channel: Channel,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ChannelCreated {
+        pub channel: Channel,
+    }
+
     /// `user` is now `status` (sent to every connection).
-    Presence {
-        user: DisplayName,
-        status: PresenceStatus,
-    },
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Presence {
+        pub user: DisplayName,
+        pub status: PresenceStatus,
+    }
+
     /// `user` is typing in `channel` (to its viewers; not an event: no
     /// `seq`, not replayed). Show it for a few seconds.
-    Typing {
-        channel: ChannelName,
-        user: DisplayName,
-    },
-    Pong,
-    /// A frame type this client does not know: ignored.
-    #[serde(other)]
-    Unknown,
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Typing {
+        pub channel: ChannelName,
+        pub user: DisplayName,
+    }
 }
 
 impl ServerFrame {
@@ -214,6 +253,43 @@ impl ServerFrame {
         // no fallible `Serialize` impls.
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
+    }
+
+    /// Reads a frame: its `"type"` first, then the whole text again as that
+    /// variant's struct (which ignores the `"type"` key). An unknown type is
+    /// `Unknown`.
+    ///
+    /// Why not `#[derive(Deserialize)]`: for an internally tagged enum serde
+    /// buffers the frame into its private `Content` tree and reads every
+    /// variant's types from that, a second deserializer for each type beside
+    /// the one reading JSON directly (which the server functions' answers
+    /// need anyway). In the browser that second copy was 12 KB of the
+    /// gzipped WASM (BENCHMARKS.md). Reading the text twice costs a scan of
+    /// the short tag, nothing in a message-sized frame.
+    pub fn from_json(text: &str) -> serde_json::Result<Self> {
+        use serde_json::from_str;
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: std::borrow::Cow<'a, str>,
+        }
+        let Tag { kind } = from_str(text)?;
+        Ok(match kind.as_ref() {
+            "welcome" => Self::Welcome(from_str(text)?),
+            "reset" => Self::Reset(from_str(text)?),
+            "joined" => Self::Joined(from_str(text)?),
+            "message" => Self::Message(from_str(text)?),
+            "edited" => Self::Edited(from_str(text)?),
+            "deleted" => Self::Deleted(from_str(text)?),
+            "reactions" => Self::Reactions(from_str(text)?),
+            "ack" => Self::Ack(from_str(text)?),
+            "error" => Self::Error(from_str(text)?),
+            "channel_created" => Self::ChannelCreated(from_str(text)?),
+            "presence" => Self::Presence(from_str(text)?),
+            "typing" => Self::Typing(from_str(text)?),
+            "pong" => Self::Pong,
+            _ => Self::Unknown,
+        })
     }
 }
 
@@ -479,11 +555,10 @@ mod tests {
 
     #[test]
     fn clients_ignore_unknown_server_frames_and_codes() {
-        let frame: ServerFrame =
-            serde_json::from_str(r#"{"type":"dance_party","who":"bob"}"#).unwrap();
+        let frame = ServerFrame::from_json(r#"{"type":"dance_party","who":"bob"}"#).unwrap();
         assert_eq!(frame, ServerFrame::Unknown);
-        let frame: ServerFrame =
-            serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();
+        let frame =
+            ServerFrame::from_json(r#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();
         assert!(matches!(
             frame,
             ServerFrame::Error(ErrorFrame {
@@ -493,17 +568,145 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn server_frames_round_trip() {
-        let frame = ServerFrame::ChannelCreated {
-            channel: Channel {
-                name: ChannelName::parse("random").unwrap(),
-                created_by: DisplayName::parse("bob").unwrap(),
-                created_at: serde_json::from_str::<Timestamp>("\"2026-11-25T12:00:00.123Z\"")
-                    .unwrap(),
-            },
+    /// One frame of every type, each optional field filled.
+    fn every_server_frame() -> Vec<ServerFrame> {
+        let channel = ChannelName::parse("random").unwrap();
+        let bob = DisplayName::parse("bob").unwrap();
+        let at = serde_json::from_str::<Timestamp>("\"2026-11-25T12:00:00.123Z\"").unwrap();
+        let reactions = vec![Reaction {
+            emoji: Emoji::parse("👍").unwrap(),
+            users: vec![bob.clone()],
+        }];
+        let message = Message {
+            channel: channel.clone(),
+            seq: 7,
+            author: bob.clone(),
+            body: MessageBody::parse("**hi** @bob").unwrap(),
+            sent_at: at,
+            client_id: Some(ClientId::parse("c-1").unwrap()),
+            html: "<p><strong>hi</strong> @bob</p>".into(),
+            edited_at: Some(at),
+            reactions: reactions.clone(),
+            mentions: vec![bob.clone()],
+            attachments: vec![],
         };
-        let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
-        assert_eq!(back, frame);
+        let mut error = ErrorFrame::new(ErrorCode::RateLimited, "slow down");
+        error.client_id = Some("c-1".into());
+        error.channel = Some("random".into());
+        error.retry_after_ms = Some(250);
+        error.id = Some(7);
+        vec![
+            ServerFrame::Welcome(frame::Welcome {
+                user: UserInfo {
+                    user_id: "u-1".into(),
+                    display_name: bob.clone(),
+                },
+                server_id: "s-1".into(),
+            }),
+            ServerFrame::Reset(frame::Reset {
+                channel: channel.clone(),
+            }),
+            ServerFrame::Joined(frame::Joined {
+                channel: channel.clone(),
+                head: 9,
+            }),
+            ServerFrame::Message(message),
+            ServerFrame::Edited(frame::Edited {
+                channel: channel.clone(),
+                seq: 8,
+                id: 7,
+                body: MessageBody::parse("*edited* @bob").unwrap(),
+                html: "<p><em>edited</em> @bob</p>".into(),
+                mentions: vec![bob.clone()],
+                edited_at: at,
+            }),
+            ServerFrame::Deleted(frame::Deleted {
+                channel: channel.clone(),
+                seq: 9,
+                id: 7,
+            }),
+            ServerFrame::Reactions(frame::Reactions {
+                channel: channel.clone(),
+                seq: 10,
+                id: 7,
+                reactions,
+            }),
+            ServerFrame::Ack(frame::Ack {
+                client_id: ClientId::parse("c-1").unwrap(),
+                channel: channel.clone(),
+                seq: 7,
+            }),
+            ServerFrame::Error(error),
+            ServerFrame::ChannelCreated(frame::ChannelCreated {
+                channel: Channel {
+                    name: channel.clone(),
+                    created_by: bob.clone(),
+                    created_at: at,
+                },
+            }),
+            ServerFrame::Presence(frame::Presence {
+                user: bob.clone(),
+                status: PresenceStatus::Away,
+            }),
+            ServerFrame::Typing(frame::Typing { channel, user: bob }),
+            ServerFrame::Pong,
+        ]
+    }
+
+    #[test]
+    fn every_server_frame_round_trips() {
+        for frame in every_server_frame() {
+            let text = frame.to_json();
+            assert_eq!(ServerFrame::from_json(&text).unwrap(), frame, "{text}");
+        }
+    }
+
+    #[test]
+    fn server_frames_keep_their_wire_shape() {
+        // The struct of each variant writes its fields beside "type", as the
+        // struct variants they replaced did (docs/PROTOCOL.md §4.4).
+        let frames = every_server_frame();
+        assert_eq!(
+            json(&frames[2]),
+            serde_json::json!({"type":"joined","channel":"random","head":9})
+        );
+        assert_eq!(
+            json(&frames[4]),
+            serde_json::json!({"type":"edited","channel":"random","seq":8,"id":7,
+                "body":"*edited* @bob","html":"<p><em>edited</em> @bob</p>",
+                "mentions":["bob"],"edited_at":"2026-11-25T12:00:00.123Z"})
+        );
+        assert_eq!(
+            json(&frames[11]),
+            serde_json::json!({"type":"typing","channel":"random","user":"bob"})
+        );
+        assert_eq!(json(&frames[12]), serde_json::json!({"type":"pong"}));
+    }
+
+    #[test]
+    fn malformed_server_frames_are_errors() {
+        for text in [
+            "",
+            "not json",
+            r#"{"channel":"random"}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"joined","channel":"random"}"#,
+            r#"{"type":"joined","channel":"random","head":"nine"}"#,
+            r#"{"type":"presence","user":"bob","status":"dancing"}"#,
+            r#"{"type":"message","channel":"random"}"#,
+        ] {
+            assert!(ServerFrame::from_json(text).is_err(), "{text}");
+        }
+        // A frame from a newer server may carry fields this client does
+        // not know: they are ignored, as before.
+        let frame = ServerFrame::from_json(r#"{"type":"pong","extra":1}"#).unwrap();
+        assert_eq!(frame, ServerFrame::Pong);
+        let frame =
+            ServerFrame::from_json(r#"{"type":"joined","channel":"random","head":9,"shard":"b"}"#)
+                .unwrap();
+        assert!(matches!(
+            frame,
+            ServerFrame::Joined(frame::Joined { head: 9, .. })
+        ));
     }
 }

@@ -34,7 +34,7 @@ use app::model::{
     DisplayName, Emoji, Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, Unread,
     UserInfo, CONVERSATION_PREFIX, HISTORY_LEN,
 };
-use app::protocol::ServerFrame;
+use app::protocol::{frame, ServerFrame};
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -567,7 +567,7 @@ impl ChannelState {
                 held.message
                     .apply_edit(body.clone(), html.clone(), mentions.clone(), at);
                 *held = Held::new(held.message.clone());
-                event(ServerFrame::Edited {
+                event(ServerFrame::Edited(frame::Edited {
                     channel,
                     seq,
                     id,
@@ -575,7 +575,7 @@ impl ChannelState {
                     html,
                     mentions,
                     edited_at: at,
-                })
+                }))
             }
             Change::Deleted { id } => {
                 let at = self.ring.iter().position(|h| h.message.seq == id)?;
@@ -584,7 +584,7 @@ impl ChannelState {
                 }
                 // Nobody resuming is sent what was deleted, only that it was.
                 self.log.retain(|e| e.id != id);
-                event(ServerFrame::Deleted { channel, seq, id })
+                event(ServerFrame::Deleted(frame::Deleted { channel, seq, id }))
             }
             Change::Reacted {
                 id,
@@ -598,12 +598,12 @@ impl ChannelState {
                 }
                 let reactions = held.message.reactions.clone();
                 *held = Held::new(held.message.clone());
-                event(ServerFrame::Reactions {
+                event(ServerFrame::Reactions(frame::Reactions {
                     channel,
                     seq,
                     id,
                     reactions,
-                })
+                }))
             }
         };
         self.log.push_back(event.clone());
@@ -671,10 +671,10 @@ fn user_id(user: &UserInfo) -> Result<Uuid, HubError> {
 
 /// A typing notice for `room`'s viewers: `seq` 0, never stored.
 fn typing_event(room: &ChannelState, user: DisplayName) -> Arc<Event> {
-    let frame = ServerFrame::Typing {
+    let frame = ServerFrame::Typing(frame::Typing {
         channel: room.info.name.clone(),
         user,
-    };
+    });
     Arc::new(Event {
         seq: 0,
         id: 0,
@@ -996,7 +996,7 @@ impl Hub {
                 }
                 // Only channels are announced; conversations are private.
                 Entry::Channel { channel, .. } if !channel.name.is_conversation() => {
-                    let frame = ServerFrame::ChannelCreated { channel };
+                    let frame = ServerFrame::ChannelCreated(frame::ChannelCreated { channel });
                     let _ = self.shared.lobby.send(frame.to_json().into());
                 }
                 Entry::Channel { .. } => {}
@@ -1635,7 +1635,7 @@ impl Hub {
     }
 
     fn announce_presence(&self, user: DisplayName, status: PresenceStatus) {
-        let frame = ServerFrame::Presence { user, status };
+        let frame = ServerFrame::Presence(frame::Presence { user, status });
         // Nobody listening is fine.
         let _ = self.shared.lobby.send(frame.to_json().into());
     }
@@ -2047,18 +2047,18 @@ mod tests {
                         prop_assert!(e.seq > previous, "events in order");
                         previous = e.seq;
                     }
-                    match serde_json::from_str::<ServerFrame>(e.frame.as_str()).unwrap() {
+                    match ServerFrame::from_json(e.frame.as_str()).unwrap() {
                         ServerFrame::Message(m) => {
                             prop_assert!(!view.iter().any(|v| v.seq == m.seq), "never twice");
                             view.push(m);
                         }
-                        ServerFrame::Edited { id, body, html, mentions, edited_at, .. } => {
+                        ServerFrame::Edited(frame::Edited { id, body, html, mentions, edited_at, .. }) => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
                                 m.apply_edit(body, html, mentions, edited_at);
                             }
                         }
-                        ServerFrame::Deleted { id, .. } => view.retain(|m| m.seq != id),
-                        ServerFrame::Reactions { id, reactions, .. } => {
+                        ServerFrame::Deleted(frame::Deleted { id, .. }) => view.retain(|m| m.seq != id),
+                        ServerFrame::Reactions(frame::Reactions { id, reactions, .. }) => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
                                 m.reactions = reactions;
                             }

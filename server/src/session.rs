@@ -17,7 +17,7 @@ use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use crate::metrics::Metrics;
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
-use app::protocol::{decode_client_frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
+use app::protocol::{decode_client_frame, frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
@@ -198,10 +198,10 @@ where
 {
     async fn serve(&mut self, shutdown: &CancellationToken) -> Result<(), Ended> {
         let mut lobby = self.hub.subscribe_lobby();
-        let welcome = ServerFrame::Welcome {
+        let welcome = ServerFrame::Welcome(frame::Welcome {
             user: self.user.clone(),
             server_id: self.hub.server_id().to_owned(),
-        };
+        });
         self.send_frame(&welcome).await?;
         let mut heartbeat = tokio::time::interval(self.settings.ping_interval);
         heartbeat.tick().await;
@@ -243,7 +243,7 @@ where
                     Err(RecvError::Lagged(_)) => {
                         // Missed some creations: send them all again (clients dedupe).
                         for channel in self.hub.channels() {
-                            self.send_frame(&ServerFrame::ChannelCreated { channel }).await?;
+                            self.send_frame(&ServerFrame::ChannelCreated(frame::ChannelCreated { channel })).await?;
                         }
                     }
                     Err(RecvError::Closed) => return Err(Ended::Shutdown),
@@ -462,11 +462,11 @@ where
                         if posted.stored {
                             self.metrics.messages.inc();
                         }
-                        let ack = ServerFrame::Ack {
+                        let ack = ServerFrame::Ack(frame::Ack {
                             client_id,
                             channel,
                             seq: posted.seq,
-                        };
+                        });
                         let pending = PendingAck {
                             ticket: posted.ticket,
                             ack,
@@ -526,12 +526,12 @@ where
             received,
         } = pending;
         match (self.hub.settle(ticket), &mut ack) {
-            (Some(Ok(Some(given))), ServerFrame::Ack { seq, .. }) => *seq = given,
+            (Some(Ok(Some(given))), ServerFrame::Ack(frame::Ack { seq, .. })) => *seq = given,
             (
                 Some(Err(err)),
-                ServerFrame::Ack {
+                ServerFrame::Ack(frame::Ack {
                     client_id, channel, ..
-                },
+                }),
             ) => {
                 let mut refusal = hub_error_frame(&err);
                 refusal.client_id = Some(client_id.to_string());
@@ -556,9 +556,9 @@ where
         } = joined;
         // One batch: the history goes out in a few writes, not one per message.
         if reset {
-            let reset = ServerFrame::Reset {
+            let reset = ServerFrame::Reset(frame::Reset {
                 channel: channel.clone(),
-            };
+            });
             self.feed(WsMessage::Text(reset.to_json().into())).await?;
         }
         for event in &backlog {
@@ -570,7 +570,7 @@ where
             last_seq: head,
             live,
         });
-        self.send_frame(&ServerFrame::Joined { channel, head })
+        self.send_frame(&ServerFrame::Joined(frame::Joined { channel, head }))
             .await
     }
 

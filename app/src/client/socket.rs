@@ -71,7 +71,7 @@ pub fn start(chat: Chat) {
 mod imp {
     use super::*;
     use crate::model::ClientId;
-    use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+    use crate::protocol::{frame, ClientFrame, ErrorCode, ServerFrame};
     use crate::state::ConnectionStatus;
     use futures::channel::mpsc;
     use futures::{FutureExt, SinkExt, StreamExt};
@@ -225,8 +225,8 @@ mod imp {
                 frame = incoming => match frame {
                     Some(Ok(WsMessage::Text(text))) => {
                         last_heard = js_sys::Date::now();
-                        let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
-                        if let ServerFrame::Welcome { server_id, .. } = &frame {
+                        let Ok(frame) = ServerFrame::from_json(&text) else { continue };
+                        if let ServerFrame::Welcome(frame::Welcome { server_id, .. }) = &frame {
                             welcomed = true;
                             if server_seen.as_ref().is_some_and(|seen| seen != server_id) {
                                 // A restarted server: our seqs are not its seqs.
@@ -318,7 +318,7 @@ mod imp {
 
     fn apply(chat: Chat, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome { user, .. } => {
+            ServerFrame::Welcome(frame::Welcome { user, .. }) => {
                 crate::client::remember_name(user.display_name.as_str());
                 chat.notify
                     .set(crate::client::notify::enabled(&user.display_name));
@@ -335,9 +335,13 @@ mod imp {
                     }
                 });
             }
-            ServerFrame::ChannelCreated { channel } => chat.learn_channel(channel),
-            ServerFrame::Presence { user, status } => chat.set_presence(user, status),
-            ServerFrame::Typing { channel, user } => {
+            ServerFrame::ChannelCreated(frame::ChannelCreated { channel }) => {
+                chat.learn_channel(channel)
+            }
+            ServerFrame::Presence(frame::Presence { user, status }) => {
+                chat.set_presence(user, status)
+            }
+            ServerFrame::Typing(frame::Typing { channel, user }) => {
                 chat.someone_typing(channel, user, js_sys::Date::now())
             }
             ServerFrame::Message(message) => {
@@ -358,11 +362,11 @@ mod imp {
                     chat.notify_message(&message);
                 }
             }
-            ServerFrame::Ack {
+            ServerFrame::Ack(frame::Ack {
                 client_id,
                 channel,
                 seq,
-            } => {
+            }) => {
                 // Keep the pending line until the message itself is shown,
                 // unless it will never be (another channel, or already here).
                 let shown = chat
@@ -377,7 +381,7 @@ mod imp {
                     }
                 });
             }
-            ServerFrame::Edited {
+            ServerFrame::Edited(frame::Edited {
                 channel,
                 seq,
                 id,
@@ -385,28 +389,28 @@ mod imp {
                 html,
                 mentions,
                 edited_at,
-            } => chat.log.update(|log| {
+            }) => chat.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| {
                     m.apply_edit(body, html, mentions, edited_at)
                 });
             }),
-            ServerFrame::Deleted { channel, seq, id } => chat.log.update(|log| {
+            ServerFrame::Deleted(frame::Deleted { channel, seq, id }) => chat.log.update(|log| {
                 log.apply_delete(&channel, seq, id);
             }),
-            ServerFrame::Reactions {
+            ServerFrame::Reactions(frame::Reactions {
                 channel,
                 seq,
                 id,
                 reactions,
-            } => chat.log.update(|log| {
+            }) => chat.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| m.reactions = reactions);
             }),
-            ServerFrame::Reset { channel } => chat.log.update(|log| {
+            ServerFrame::Reset(frame::Reset { channel }) => chat.log.update(|log| {
                 if log.shows(&channel) {
                     log.reset();
                 }
             }),
-            ServerFrame::Joined { channel, head } => chat.log.update(|log| {
+            ServerFrame::Joined(frame::Joined { channel, head }) => chat.log.update(|log| {
                 if log.shows(&channel) && head > log.last_seq {
                     log.last_seq = head;
                 }

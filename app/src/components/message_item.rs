@@ -306,7 +306,7 @@ pub fn PendingItem(outgoing: Outgoing) -> impl IntoView {
 pub fn MessageTime(at: Timestamp) -> impl IntoView {
     let chat = Chat::expect();
     let iso = at.to_rfc3339();
-    let utc = at.as_datetime().format("%H:%M UTC").to_string();
+    let utc = at.utc_time_of_day();
     let full_iso = iso.clone();
     let text = move || {
         if chat.hydrated.get() {
