@@ -23,6 +23,7 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::broadcast::{
     self,
@@ -667,16 +668,22 @@ where
 }
 
 /// Awaits a socket write, ending the session when the client does not take
-/// it within the write timeout.
+/// it within the write timeout. Nearly every write is done on its first
+/// poll (the socket had room), and those never arm the timer: arming one
+/// reads the clock and clones the runtime's handle, twice per delivery
+/// (a feed and a flush), for a deadline that is almost never needed.
 async fn within<E: std::fmt::Display>(
     limit: Duration,
     write: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<(), Ended> {
-    match timeout(limit, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Ended::Transport(e.to_string())),
-        Err(_) => Err(Ended::WriteTimeout),
-    }
+    let mut write = std::pin::pin!(write);
+    let written = match futures::poll!(write.as_mut()) {
+        Poll::Ready(written) => written,
+        Poll::Pending => timeout(limit, write)
+            .await
+            .map_err(|_| Ended::WriteTimeout)?,
+    };
+    written.map_err(|e| Ended::Transport(e.to_string()))
 }
 
 /// A `rate_limited` refusal saying when to try again.
