@@ -88,6 +88,23 @@ pub fn name_key(name: &str) -> String {
     normalized_key(name)
 }
 
+/// `text` lower-cased, for the UI's case-insensitive ordering and prefix
+/// matching of names (the people list, mention completion). Identity is
+/// `name_key`'s job, on the server. In the browser this is JavaScript's
+/// `toLowerCase`: Rust's Unicode case tables were 9 KB of the gzipped WASM,
+/// and both follow Unicode's default case mapping, so a list the server
+/// rendered and the one the browser hydrates are in the same order.
+pub fn lowercase(text: &str) -> String {
+    #[cfg(feature = "browser")]
+    {
+        String::from(js_sys::JsString::from(text).to_lower_case())
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        text.to_lowercase()
+    }
+}
+
 /// `name_key` for any text: NFKC, lower-case, NFKC again.
 fn normalized_key(name: &str) -> String {
     let folded: String = name.nfkc().collect::<String>().to_lowercase();
@@ -712,6 +729,12 @@ mod tests {
         assert!(err.to_string().contains("display name must not be empty"));
         let ok: ChannelName = serde_json::from_str("\" general \"").unwrap();
         assert_eq!(ok.as_str(), "general");
+    }
+
+    #[test]
+    fn names_lowercase_for_ordering_beyond_ascii() {
+        assert_eq!(lowercase("ÉLODIE Ünal"), "élodie ünal");
+        assert_eq!(lowercase("bob"), "bob");
     }
 
     #[test]

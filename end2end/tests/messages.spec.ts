@@ -151,13 +151,14 @@ test("reactions: live counts, who reacted, one per person, and clicking your own
   await bob.close();
 });
 
-test("@mentions complete from known users, are highlighted, and mark the message for who is mentioned", async ({ browser }) => {
+test("@mentions complete from known users ignoring case, are highlighted, and mark the message for who is mentioned", async ({ browser }) => {
   const { alice, bob, a, b } = await aliceAndBob(browser);
   await bothIn(a, b, unique("mention"));
   const aliceName = (await a.locator(".me-name").textContent()) ?? "";
   const box = b.getByRole("textbox", { name: "Message" });
   await box.click();
-  await box.pressSequentially(`hi @${aliceName.slice(0, -1)}`);
+  // Typed in capitals: completion ignores case.
+  await box.pressSequentially(`hi @${aliceName.slice(0, -1).toUpperCase()}`);
   const list = b.getByRole("listbox", { name: "People to mention" });
   await expect(list.getByRole("option", { name: `@${aliceName}` })).toBeVisible();
   await expect(list.getByRole("option")).toHaveCount(1);

@@ -793,6 +793,29 @@ mod tests {
         }
     }
 
+    /// `within` arms its timer only for a write that has to wait, and such
+    /// a write still either finishes or ends the session.
+    #[tokio::test]
+    async fn a_write_is_timed_only_when_it_waits_and_a_stuck_one_ends_the_session() {
+        let limit = Duration::from_secs(10);
+        let at_once = within(limit, async { Ok::<(), String>(()) });
+        assert!(matches!(at_once.await, Ok(())));
+        let refused = within(limit, async { Err::<(), _>("reset by peer") });
+        assert!(matches!(refused.await, Err(Ended::Transport(e)) if e == "reset by peer"));
+        // Not done on the first poll: goes on under the timer, and finishes.
+        let waits = within(limit, async {
+            tokio::task::yield_now().await;
+            Ok::<(), String>(())
+        });
+        assert!(matches!(waits.await, Ok(())));
+        // Never done: the timer ends it.
+        let stuck = within(
+            Duration::from_millis(50),
+            std::future::pending::<Result<(), String>>(),
+        );
+        assert!(matches!(stuck.await, Err(Ended::WriteTimeout)));
+    }
+
     /// Deliveries are polled first, but a channel that keeps the live
     /// queue full must not keep the client's own frames waiting: after
     /// one full batch, the socket gets its turn.

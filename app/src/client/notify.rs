@@ -3,7 +3,7 @@
 //! (never on load), and the choice is remembered per user in localStorage.
 //! On the server every function here is a no-op.
 
-use crate::model::DisplayName;
+use crate::model::{lowercase, DisplayName};
 
 /// What the browser allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub enum Permission {
 }
 
 fn setting_key(user: &DisplayName) -> String {
-    format!("flack.notifications.{}", user.as_str().to_lowercase())
+    format!("flack.notifications.{}", lowercase(user.as_str()))
 }
 
 /// Whether `user` turned notifications on in this browser.

@@ -7,8 +7,8 @@
 use crate::components::attachments::{Upload, UploadState, UploadTray};
 use crate::components::field::{sentence, FieldError};
 use crate::model::{
-    Attachment, ChannelName, DisplayName, InputError, MessageBody, DISPLAY_NAME_MAX_CHARS,
-    MESSAGE_BODY_MAX_CHARS,
+    lowercase, Attachment, ChannelName, DisplayName, InputError, MessageBody,
+    DISPLAY_NAME_MAX_CHARS, MESSAGE_BODY_MAX_CHARS,
 };
 use crate::state::Chat;
 use leptos::html::{Input, Textarea};
@@ -38,10 +38,10 @@ fn mention_query(before: &str) -> Option<(usize, &str)> {
 
 /// The people whose names start with `query`, ignoring case.
 fn suggestions(users: &[DisplayName], query: &str) -> Vec<DisplayName> {
-    let query = query.to_lowercase();
+    let query = lowercase(query);
     users
         .iter()
-        .filter(|u| u.as_str().to_lowercase().starts_with(&query))
+        .filter(|u| lowercase(u.as_str()).starts_with(&query))
         .take(SUGGESTIONS_MAX)
         .cloned()
         .collect()

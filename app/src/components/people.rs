@@ -3,7 +3,7 @@
 //! conversation. Online first, then away, then
 //! offline, each by name.
 
-use crate::model::{Person, PresenceStatus};
+use crate::model::{lowercase, Person, PresenceStatus};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -21,7 +21,7 @@ pub fn People() -> impl IntoView {
     let chat = Chat::expect();
     let sorted = move || {
         let mut people = chat.people.get();
-        people.sort_by_cached_key(|p| (rank(p.status), p.name.as_str().to_lowercase()));
+        people.sort_by_cached_key(|p| (rank(p.status), lowercase(p.name.as_str())));
         people
     };
     view! {
