@@ -49,10 +49,30 @@ pub fn FieldError(for_id: &'static str, error: RwSignal<Option<String>>) -> impl
 }
 
 /// "display name must not be empty" -> "Display name must not be empty".
+/// The texts are this crate's own English messages, so an ASCII capital is
+/// enough; `char::to_uppercase` brought Unicode's case table into the WASM
+/// for this one letter.
 pub fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
+        Some(first) => std::iter::once(first.to_ascii_uppercase())
+            .chain(chars)
+            .collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_start_with_a_capital() {
+        assert_eq!(
+            sentence("display name must not be empty"),
+            "Display name must not be empty"
+        );
+        assert_eq!(sentence("\"bob\" is taken"), "\"bob\" is taken");
+        assert_eq!(sentence(""), "");
     }
 }
