@@ -2052,12 +2052,16 @@ mod tests {
                             prop_assert!(!view.iter().any(|v| v.seq == m.seq), "never twice");
                             view.push(m);
                         }
-                        ServerFrame::Edited(frame::Edited { id, body, html, mentions, edited_at, .. }) => {
+                        ServerFrame::Edited(frame::Edited {
+                            id, body, html, mentions, edited_at, ..
+                        }) => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
                                 m.apply_edit(body, html, mentions, edited_at);
                             }
                         }
-                        ServerFrame::Deleted(frame::Deleted { id, .. }) => view.retain(|m| m.seq != id),
+                        ServerFrame::Deleted(frame::Deleted { id, .. }) => {
+                            view.retain(|m| m.seq != id)
+                        }
                         ServerFrame::Reactions(frame::Reactions { id, reactions, .. }) => {
                             if let Some(m) = view.iter_mut().find(|m| m.seq == id) {
                                 m.reactions = reactions;

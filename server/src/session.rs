@@ -244,7 +244,8 @@ where
                     Err(RecvError::Lagged(_)) => {
                         // Missed some creations: send them all again (clients dedupe).
                         for channel in self.hub.channels() {
-                            self.send_frame(&ServerFrame::ChannelCreated(frame::ChannelCreated { channel })).await?;
+                            let created = frame::ChannelCreated { channel };
+                            self.send_frame(&ServerFrame::ChannelCreated(created)).await?;
                         }
                     }
                     Err(RecvError::Closed) => return Err(Ended::Shutdown),

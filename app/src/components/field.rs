@@ -53,13 +53,11 @@ pub fn FieldError(for_id: &'static str, error: RwSignal<Option<String>>) -> impl
 /// enough; `char::to_uppercase` brought Unicode's case table into the WASM
 /// for this one letter.
 pub fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => std::iter::once(first.to_ascii_uppercase())
-            .chain(chars)
-            .collect(),
-        None => String::new(),
+    let mut text = text.to_owned();
+    if let Some(first) = text.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
+    text
 }
 
 #[cfg(test)]
