@@ -79,7 +79,8 @@ enum Scenario {
         #[arg(long, default_value_t = 100.0)]
         reconnects: f64,
     },
-    /// C idle connections, each joined to a channel; reports memory per connection.
+    /// C idle connections, each joined to a channel; reports memory per
+    /// connection, and fails if any is not held to the end.
     Idle {
         #[arg(long, default_value_t = 1000)]
         connections: usize,
@@ -88,6 +89,10 @@ enum Scenario {
         /// Seconds to hold the connections (server heartbeats keep running).
         #[arg(long, default_value_t = 5)]
         hold: u64,
+        /// Count a connection as held only once it has seen a heartbeat
+        /// ping (hold longer than the server's `--ping-interval-secs`).
+        #[arg(long)]
+        require_ping: bool,
     },
     /// No server: relay threads (one per core by default) write each
     /// message to its channel's loopback connections, read by ordinary
@@ -160,6 +165,8 @@ struct Report {
     latency_us_max: u64,
     reconnects: u64,
     resets: u64,
+    /// Connections that never joined or that the server closed (`idle`).
+    dropped: u64,
     reconnect_us_p50: u64,
     reconnect_us_p99: u64,
     server_cpu_percent: Option<f64>,
@@ -207,6 +214,16 @@ async fn connect_many(
         }
     }
     Ok(out)
+}
+
+/// What the `idle` scenario's connections saw.
+#[derive(Default)]
+struct IdleTally {
+    joined: AtomicU64,
+    /// Joined (and pinged, if required) and not closed.
+    live: AtomicU64,
+    pinged: AtomicU64,
+    closed: AtomicU64,
 }
 
 /// Registers `lg-<kind>-<pid>` and creates `count` (at least one)
@@ -505,6 +522,7 @@ async fn idle(
     connections: usize,
     channels: usize,
     hold: u64,
+    require_ping: bool,
 ) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
@@ -512,29 +530,64 @@ async fn idle(
     let start = Instant::now();
     let sockets = connect_many(cli, &server, &owner, connections).await?;
     let connect_secs = start.elapsed().as_secs_f64();
+    // Each connection counts itself joined once it reads `joined`, pinged
+    // once it reads the server's heartbeat, and closed if its stream ends:
+    // "held" is then checked, not assumed.
+    let tally = Arc::new(IdleTally::default());
     let mut held = Vec::with_capacity(connections);
     for (i, ws) in sockets.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
         sink.send(wire::join_frame(&names[i % names.len()], None))
             .await?;
+        let tally = tally.clone();
         // Reading keeps answering the server's pings.
         held.push(tokio::spawn(async move {
-            while let Some(Ok(_)) = stream.next().await {}
+            let (mut joined, mut pinged, mut live) = (false, false, false);
+            while let Some(Ok(frame)) = stream.next().await {
+                match frame {
+                    Message::Text(t)
+                        if !joined && t.as_str().starts_with(r#"{"type":"joined""#) =>
+                    {
+                        joined = true;
+                        tally.joined.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Message::Ping(_) if !pinged => {
+                        pinged = true;
+                        tally.pinged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+                if !live && joined && (pinged || !require_ping) {
+                    live = true;
+                    tally.live.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            tally.closed.fetch_add(1, Ordering::Relaxed);
+            if live {
+                tally.live.fetch_sub(1, Ordering::Relaxed);
+            }
             drop(sink);
         }));
     }
     tokio::time::sleep(Duration::from_secs(hold)).await;
     let after = procstat::sample(cli.server_pid);
+    let joined = tally.joined.load(Ordering::Relaxed) as usize;
+    let closed = tally.closed.load(Ordering::Relaxed) as usize;
     let mut report = Report {
         scenario: "idle".into(),
         connections,
         connect_secs,
+        dropped: connections.saturating_sub(tally.live.load(Ordering::Relaxed) as usize) as u64,
         ..Report::default()
     };
     procstat::fill(&mut report, &before, &after, Some(connections));
     report.notes.push(format!(
         "{connections} connections over {} channels, held {hold} s",
         names.len()
+    ));
+    report.notes.push(format!(
+        "{joined} joined, {closed} closed by the server, {} saw a heartbeat ping",
+        tally.pinged.load(Ordering::Relaxed)
     ));
     for task in held {
         task.abort();
@@ -648,6 +701,12 @@ fn print_table(report: &Report) {
         "latency µs            p50 {}  p99 {}  p99.9 {}  max {}",
         report.latency_us_p50, report.latency_us_p99, report.latency_us_p999, report.latency_us_max
     );
+    if report.dropped > 0 {
+        println!(
+            "dropped               {} (never joined or pinged, or closed)",
+            report.dropped
+        );
+    }
     if report.reconnects > 0 {
         println!(
             "reconnects            {} (reconnect to joined: p50 {} µs, p99 {} µs; {} resets)",
@@ -689,7 +748,8 @@ async fn main() -> ExitCode {
             connections,
             channels,
             hold,
-        } => idle(&cli, *connections, *channels, *hold).await,
+            require_ping,
+        } => idle(&cli, *connections, *channels, *hold, *require_ping).await,
         Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
         Scenario::Floor {
             viewers,
@@ -723,11 +783,17 @@ async fn main() -> ExitCode {
     } else {
         print_table(&report);
     }
-    if report.lost + report.duplicates + report.out_of_order + report.send_errors + report.resets
+    if report.lost
+        + report.duplicates
+        + report.out_of_order
+        + report.send_errors
+        + report.resets
+        + report.dropped
         > 0
     {
         eprintln!(
-            "flack-load: delivery check FAILED (lost, duplicated, reordered or refused messages)"
+            "flack-load: delivery check FAILED (lost, duplicated, reordered or refused messages, \
+             or dropped connections)"
         );
         return ExitCode::from(3);
     }
