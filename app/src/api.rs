@@ -20,12 +20,8 @@ use leptos::prelude::*;
 #[async_trait::async_trait]
 pub trait ChatBackend: Send + Sync + 'static {
     /// Creates a user (or returns the caller's own user when the cookie
-    /// already belongs to that name) and returns the `Set-Cookie` value.
-    async fn register(
-        &self,
-        headers: &http::HeaderMap,
-        name: DisplayName,
-    ) -> Result<(UserInfo, http::HeaderValue), ApiError>;
+    /// already belongs to that name), with the `Set-Cookie` value to send.
+    async fn register(&self, headers: &http::HeaderMap, name: DisplayName) -> Registration;
     /// The user the request's session cookie belongs to, if any.
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo>;
     async fn create_channel(
@@ -49,6 +45,18 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> Result<Channel, ApiError>;
     async fn conversations(&self, headers: &http::HeaderMap)
         -> Result<Vec<Conversation>, ApiError>;
+}
+
+/// A registration's answer, and the session cookie to set with it: on
+/// success, and also when the outcome is unknown (the store may have
+/// taken the new session before the link to it failed). A retry then
+/// carries that cookie and finds its own name again if the session was
+/// made, or registers afresh if not; without it, the name would be taken
+/// by a session nobody holds.
+#[cfg(feature = "ssr")]
+pub struct Registration {
+    pub outcome: Result<UserInfo, ApiError>,
+    pub cookie: Option<http::HeaderValue>,
 }
 
 #[cfg(feature = "ssr")]
@@ -91,11 +99,14 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
 pub async fn register(display_name: String) -> Result<UserInfo, ApiError> {
     let name = DisplayName::parse(&display_name).map_err(ApiError::from)?;
     let backend = edge::backend()?;
-    let (user, cookie) = backend.register(&edge::headers(), name).await?;
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+    let registration = backend.register(&edge::headers(), name).await;
+    if let (Some(cookie), Some(response)) = (
+        registration.cookie,
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
         response.append_header(http::header::SET_COOKIE, cookie);
     }
-    Ok(user)
+    registration.outcome
 }
 
 /// `POST /api/me {}`: the user of the session cookie, or `null`.

@@ -6,7 +6,7 @@ use crate::files::FileError;
 use crate::hub::{Hub, HubError};
 use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
-use app::api::ChatBackend;
+use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{
     Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, Unread, UserInfo,
@@ -57,22 +57,44 @@ impl HubBackend {
 
 #[async_trait::async_trait]
 impl ChatBackend for HubBackend {
-    async fn register(
-        &self,
-        headers: &http::HeaderMap,
-        name: DisplayName,
-    ) -> Result<(UserInfo, http::HeaderValue), ApiError> {
+    async fn register(&self, headers: &http::HeaderMap, name: DisplayName) -> Registration {
         let current = session_from_headers(headers);
-        let (user, token, ticket) = self.hub.register(name, current.as_ref())?;
-        // The cookie is handed out only once the session would survive a
-        // crash (and, with Redis, once Redis took it).
-        self.hub.settled(ticket).await?;
-        let cookie =
-            http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).map_err(|_| {
-                ApiError::new(ApiErrorCode::Internal, "could not build the session cookie")
-            })?;
-        tracing::info!(user = %user.display_name, "registered");
-        Ok((user, cookie))
+        if current.is_some() {
+            // Perhaps a retry whose first attempt reached Redis but not its
+            // answer: its session must be applied here before the name is
+            // judged taken.
+            self.hub.sync().await;
+        }
+        let refused = |err: ApiError| Registration {
+            outcome: Err(err),
+            cookie: None,
+        };
+        let (user, token, ticket) = match self.hub.register(name, current.as_ref()) {
+            Ok(registered) => registered,
+            Err(err) => return refused(err.into()),
+        };
+        let Ok(cookie) = http::HeaderValue::from_str(&token.cookie(self.secure_cookies)) else {
+            return refused(ApiError::new(
+                ApiErrorCode::Internal,
+                "could not build the session cookie",
+            ));
+        };
+        // The cookie is handed out once the session would survive a crash
+        // (and, with Redis, once Redis took it), or when that is unknown.
+        match self.hub.settled(ticket).await {
+            Ok(_) => {
+                tracing::info!(user = %user.display_name, "registered");
+                Registration {
+                    outcome: Ok(user),
+                    cookie: Some(cookie),
+                }
+            }
+            Err(err @ HubError::StoreDown) => Registration {
+                outcome: Err(err.into()),
+                cookie: Some(cookie),
+            },
+            Err(err) => refused(err.into()),
+        }
     }
 
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {

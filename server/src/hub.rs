@@ -93,6 +93,8 @@ pub enum HubError {
     UnknownUser,
     #[error("the server is busy storing earlier changes; try again in a moment")]
     Busy,
+    /// Redis did not answer. The change may still have been made there: a
+    /// link can fail after the request left.
     #[error("the shared store (Redis) is unreachable; try again in a moment")]
     StoreDown,
     #[error("message {0} is not in this channel's recent history")]

@@ -429,6 +429,47 @@ async fn a_server_cut_off_from_redis_catches_up_from_the_log_without_skipping() 
 }
 
 #[tokio::test]
+async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried() {
+    let redis = RedisServer::start();
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let mut alice = a.anonymous();
+
+    // Redis takes the new user; the server never hears back.
+    proxy.swallow_replies();
+    let lost = alice.register("alice").await;
+    assert_eq!(lost.status(), 503, "the outcome is unknown");
+    assert!(
+        lost.headers().get("set-cookie").is_some(),
+        "the cookie of the session Redis may hold is handed out anyway"
+    );
+    // The link's stream lost its replies: it is dropped and made again.
+    proxy.cut();
+    proxy.restore();
+    wait_ready(&a, 200).await;
+
+    let retry = alice.register("alice").await;
+    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
+    assert_eq!(
+        alice
+            .post("me", json!({}))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["display_name"],
+        "alice"
+    );
+    let mut other = a.anonymous();
+    assert_eq!(
+        other.register("alice").await.status(),
+        409,
+        "still one alice"
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
 async fn a_server_whose_place_in_the_log_was_trimmed_reloads_and_resets_its_viewers() {
     let redis = RedisServer::start();
     let proxy = common::Proxy::start(redis.port).await;

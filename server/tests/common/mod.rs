@@ -489,10 +489,12 @@ impl Drop for RedisServer {
 
 /// A TCP proxy on loopback that can cut every connection through it and
 /// refuse new ones, then let them through again: one server's link to
-/// Redis going down while the others' stays up.
+/// Redis going down while the others' stays up. It can also pass requests
+/// on and swallow the replies: Redis does the work, the server never hears.
 pub struct Proxy {
     pub port: u16,
     open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mute: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cut: tokio::sync::watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -500,25 +502,44 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(to: u16) -> Self {
         use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy binds");
         let port = listener.local_addr().expect("proxy address").port();
         let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (cut, _) = tokio::sync::watch::channel(0u64);
-        let (gate, cuts) = (open.clone(), cut.clone());
+        let (gate, muted, cuts) = (open.clone(), mute.clone(), cut.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !gate.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is refused
                 }
                 let mut cut = cuts.subscribe();
+                let muted = muted.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", to)).await else {
                         return;
                     };
+                    let (mut from_client, mut to_client) = inbound.split();
+                    let (mut from_server, mut to_server) = outbound.split();
+                    let requests = tokio::io::copy(&mut from_client, &mut to_server);
+                    let replies = async {
+                        let mut buf = [0u8; 8192];
+                        loop {
+                            let n = from_server.read(&mut buf).await?;
+                            if n == 0 {
+                                return Ok::<_, std::io::Error>(());
+                            }
+                            if !muted.load(Ordering::SeqCst) {
+                                to_client.write_all(&buf[..n]).await?;
+                            }
+                        }
+                    };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = requests => {}
+                        _ = replies => {}
                         _ = cut.changed() => {}
                     }
                 });
@@ -527,6 +548,7 @@ impl Proxy {
         Self {
             port,
             open,
+            mute,
             cut,
             task,
         }
@@ -542,7 +564,13 @@ impl Proxy {
         self.cut.send_modify(|n| *n += 1);
     }
 
+    /// Keeps passing requests on but drops every reply, until `restore`.
+    pub fn swallow_replies(&self) {
+        self.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn restore(&self) {
+        self.mute.store(false, std::sync::atomic::Ordering::SeqCst);
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
