@@ -44,10 +44,10 @@ struct Cli {
     /// The server's process id, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Connect the viewers of `fanout`, `rooms` and `churn` to these other
-    /// servers (sharing the chat through Redis; comma-separated, viewers
-    /// spread round-robin) while senders stay on --addr: every delivery
-    /// then crosses servers.
+    /// Connect the viewers of `fanout`, `rooms` and `churn`, and the
+    /// connections of `idle`, to these other servers (sharing the chat
+    /// through Redis; comma-separated, spread round-robin) while senders
+    /// stay on --addr: every delivery then crosses servers.
     #[arg(long, value_delimiter = ',')]
     viewers_addr: Vec<SocketAddr>,
     /// Print the report as JSON instead of a table.
@@ -165,7 +165,8 @@ struct Report {
     latency_us_max: u64,
     reconnects: u64,
     resets: u64,
-    /// Connections that never joined or that the server closed (`idle`).
+    /// `idle`: connections that never joined (or, with `--require-ping`,
+    /// were never pinged), or that closed.
     dropped: u64,
     reconnect_us_p50: u64,
     reconnect_us_p99: u64,
@@ -190,11 +191,11 @@ fn source(cli: &Cli, i: usize) -> Option<IpAddr> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Opens `count` connections as `session`, `parallelism` at a time.
+/// Opens `count` connections, `connect_parallelism` at a time, spread
+/// round-robin over `targets` (a server, and the session to connect as).
 async fn connect_many(
     cli: &Cli,
-    server: &Server,
-    session: &Session,
+    targets: &[(Server, Session)],
     count: usize,
 ) -> Result<Vec<wire::Ws>, BoxError> {
     let mut out = Vec::with_capacity(count);
@@ -202,8 +203,7 @@ async fn connect_many(
     while next < count {
         let batch: Vec<_> = (next..(next + cli.connect_parallelism).min(count))
             .map(|i| {
-                let server = server.clone();
-                let session = session.clone();
+                let (server, session) = targets[i % targets.len()].clone();
                 let src = source(cli, i);
                 tokio::spawn(async move { server.connect(&session, src).await })
             })
@@ -332,7 +332,8 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     for (k, view_server) in view_servers.iter().enumerate() {
         // Viewer i is on server i % n (a share of each channel on each).
         let share = (total_viewers + view_servers.len() - 1 - k) / view_servers.len();
-        let opened = connect_many(cli, view_server, &viewer, share).await?;
+        let target = [(view_server.clone(), viewer.clone())];
+        let opened = connect_many(cli, &target, share).await?;
         per_server.push(opened.into_iter());
     }
     let sockets: Vec<wire::Ws> = (0..total_viewers)
@@ -526,9 +527,23 @@ async fn idle(
 ) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
+    let mut targets = vec![(server, owner)];
+    if !cli.viewers_addr.is_empty() {
+        targets.clear();
+        for (i, &addr) in cli.viewers_addr.iter().enumerate() {
+            // Registered where it connects: a server answers a
+            // registration only once it has applied it, so it already
+            // knows the channels made before.
+            let on = Server::new(addr);
+            let session = on
+                .register(&format!("lg-idle-{}-{i}", std::process::id()))
+                .await?;
+            targets.push((on, session));
+        }
+    }
     let before = procstat::sample(cli.server_pid);
     let start = Instant::now();
-    let sockets = connect_many(cli, &server, &owner, connections).await?;
+    let sockets = connect_many(cli, &targets, connections).await?;
     let connect_secs = start.elapsed().as_secs_f64();
     // Each connection counts itself joined once it reads `joined`, pinged
     // once it reads the server's heartbeat, and closed if its stream ends:
@@ -586,9 +601,15 @@ async fn idle(
         names.len()
     ));
     report.notes.push(format!(
-        "{joined} joined, {closed} closed by the server, {} saw a heartbeat ping",
+        "{joined} joined, {closed} closed, {} saw a heartbeat ping",
         tally.pinged.load(Ordering::Relaxed)
     ));
+    if !cli.viewers_addr.is_empty() {
+        let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
+        report
+            .notes
+            .push(format!("connections on {}", on.join(" and ")));
+    }
     for task in held {
         task.abort();
     }
@@ -620,7 +641,7 @@ async fn history(cli: &Cli, clients: usize, channels: usize) -> Result<Report, B
     }
     let before = procstat::sample(cli.server_pid);
     let start = Instant::now();
-    let sockets = connect_many(cli, &server, &owner, clients).await?;
+    let sockets = connect_many(cli, &[(server, owner)], clients).await?;
     let connect_secs = start.elapsed().as_secs_f64();
     let join_start = Instant::now();
     let mut joins = Vec::new();
