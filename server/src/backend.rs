@@ -59,41 +59,62 @@ impl HubBackend {
 impl ChatBackend for HubBackend {
     async fn register(&self, headers: &http::HeaderMap, name: DisplayName) -> Registration {
         let current = session_from_headers(headers);
-        if current.is_some() {
-            // Perhaps a retry whose first attempt reached Redis but not its
-            // answer: its session must be applied here before the name is
-            // judged taken.
-            self.hub.sync().await;
-        }
-        let refused = |err: ApiError| Registration {
-            outcome: Err(err),
-            cookie: None,
+        let signed_in = |hub: &Hub| {
+            current
+                .as_ref()
+                .is_some_and(|hash| hub.user_by_session(hash).is_some())
         };
-        let (user, token, ticket) = match self.hub.register(name, current.as_ref()) {
-            Ok(registered) => registered,
-            Err(err) => return refused(err.into()),
-        };
-        let Ok(cookie) = http::HeaderValue::from_str(&token.cookie(self.secure_cookies)) else {
-            return refused(ApiError::new(
-                ApiErrorCode::Internal,
-                "could not build the session cookie",
-            ));
-        };
-        // The cookie is handed out once the session would survive a crash
-        // (and, with Redis, once Redis took it), or when that is unknown.
-        match self.hub.settled(ticket).await {
-            Ok(_) => {
-                tracing::info!(user = %user.display_name, "registered");
-                Registration {
-                    outcome: Ok(user),
-                    cookie: Some(cookie),
+        let mut synced = false;
+        loop {
+            // The new session counts once it would survive a crash (and,
+            // with Redis, once Redis took it).
+            let (outcome, token) = match self.hub.register(name.clone(), current.as_ref()) {
+                Ok((user, token, ticket)) => {
+                    (self.hub.settled(ticket).await.map(|_| user), Some(token))
                 }
-            }
-            Err(err @ HubError::StoreDown) => Registration {
-                outcome: Err(err.into()),
-                cookie: Some(cookie),
-            },
-            Err(err) => refused(err.into()),
+                Err(err) => (Err(err), None),
+            };
+            let cookie = token.and_then(|token| {
+                http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).ok()
+            });
+            let (outcome, cookie) = match (outcome, cookie) {
+                // A name taken, asked for with a cookie this server does
+                // not know, may be a retry whose first attempt reached
+                // Redis but lost its answer (below), and whose session is
+                // not applied here yet: judge once more after catching up,
+                // or say so (503) rather than answer a wrong `name_taken`.
+                (Err(HubError::NameTaken(_)), _)
+                    if !synced && current.is_some() && !signed_in(&self.hub) =>
+                {
+                    if self.hub.sync().await {
+                        synced = true;
+                        continue;
+                    }
+                    (Err(HubError::StoreDown.into()), None)
+                }
+                (Ok(user), Some(cookie)) => {
+                    tracing::info!(user = %user.display_name, "registered");
+                    (Ok(user), Some(cookie))
+                }
+                (Ok(_), None) => (
+                    Err(ApiError::new(
+                        ApiErrorCode::Internal,
+                        "could not build the session cookie",
+                    )),
+                    None,
+                ),
+                // Redis may have made the user and lost only its answer.
+                // Without the new cookie a retry would find the name taken
+                // by a session nobody holds, so it goes out with the 503 —
+                // unless the caller is signed in: a working cookie is never
+                // replaced by one that may name nothing (and retrying one's
+                // own name needs no new one).
+                (Err(err @ HubError::StoreDown), cookie) => {
+                    (Err(err.into()), cookie.filter(|_| !signed_in(&self.hub)))
+                }
+                (Err(err), _) => (Err(err.into()), None),
+            };
+            return Registration { outcome, cookie };
         }
     }
 

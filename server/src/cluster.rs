@@ -509,16 +509,27 @@ impl Link {
 
     /// Waits until this server has applied everything Redis held when
     /// called: what another server answered is then visible here too.
-    pub async fn sync(&self) {
+    /// False when that could not be done (Redis unreachable, or this
+    /// server still behind after `RESPONSE_TIMEOUT`).
+    pub async fn sync(&self) -> bool {
         let mut conn = self.conn.clone();
         let lsn: Result<Option<u64>, _> = redis::cmd("GET")
             .arg(format!("{PREFIX}lsn"))
             .query_async(&mut conn)
             .await;
-        if let Ok(Some(lsn)) = lsn {
-            let mut applied = self.settlements.applied.subscribe();
-            let wait = applied.wait_for(|&done| done >= lsn);
-            let _ = tokio::time::timeout(RESPONSE_TIMEOUT, wait).await;
+        match lsn {
+            Ok(None) => true, // nothing was ever written
+            Ok(Some(lsn)) => {
+                let mut applied = self.settlements.applied.subscribe();
+                let wait = async { applied.wait_for(|&done| done >= lsn).await.is_ok() };
+                tokio::time::timeout(RESPONSE_TIMEOUT, wait)
+                    .await
+                    .unwrap_or(false)
+            }
+            Err(err) => {
+                self.health.failed("sync", &err, &self.errors);
+                false
+            }
         }
     }
 

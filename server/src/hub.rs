@@ -1051,10 +1051,11 @@ impl Hub {
 
     /// With Redis: waits until this server has applied what other servers
     /// had answered by now (a session registered there, a channel made
-    /// there). At once otherwise.
-    pub async fn sync(&self) {
-        if let Some(link) = self.shared.cluster.get() {
-            link.sync().await;
+    /// there); false if it could not. At once otherwise.
+    pub async fn sync(&self) -> bool {
+        match self.shared.cluster.get() {
+            Some(link) => link.sync().await,
+            None => true,
         }
     }
 

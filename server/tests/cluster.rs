@@ -428,15 +428,42 @@ async fn a_server_cut_off_from_redis_catches_up_from_the_log_without_skipping() 
     }
 }
 
+/// Registers `name` until the answer is something other than `503`, as a
+/// client told "try again in a moment" does.
+async fn register_until_answered(client: &mut Client, name: &str) -> reqwest::Response {
+    for _ in 0..100 {
+        let response = client.register(name).await;
+        if response.status() != 503 {
+            return response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("register {name}: still 503 after 10 s");
+}
+
+async fn display_name(client: &Client) -> Value {
+    client
+        .post("me", json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["display_name"]
+        .clone()
+}
+
 #[tokio::test]
 async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried() {
     let redis = RedisServer::start();
     let proxy = common::Proxy::start(redis.port).await;
     let url = proxy.url();
     let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let b = server_on(&redis).await;
+    // A first change loads the script into Redis: a call that swallowed
+    // its NOSCRIPT answer would not have run at all.
+    a.user("bob").await;
     let mut alice = a.anonymous();
 
-    // Redis takes the new user; the server never hears back.
+    // Redis makes the user; A never hears back.
     proxy.swallow_replies();
     let lost = alice.register("alice").await;
     assert_eq!(lost.status(), 503, "the outcome is unknown");
@@ -444,28 +471,89 @@ async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried()
         lost.headers().get("set-cookie").is_some(),
         "the cookie of the session Redis may hold is handed out anyway"
     );
-    // The link's stream lost its replies: it is dropped and made again.
-    proxy.cut();
-    proxy.restore();
-    wait_ready(&a, 200).await;
-
-    let retry = alice.register("alice").await;
-    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
     assert_eq!(
-        alice
-            .post("me", json!({}))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["display_name"],
-        "alice"
+        b.anonymous().register("alice").await.status(),
+        409,
+        "Redis did make alice"
     );
+    // The link stays down long enough for the follower's reconnect backoff
+    // to grow: back, the writer reconnects at once and the follower later.
+    proxy.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    proxy.restore();
+
+    // Retried at once, while A has not yet applied the user Redis made:
+    // it catches up first (or answers 503 until it has), never a wrong
+    // name_taken.
+    let retry = register_until_answered(&mut alice, "alice").await;
+    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
+    assert_eq!(display_name(&alice).await, "alice");
     let mut other = a.anonymous();
     assert_eq!(
         other.register("alice").await.status(),
         409,
         "still one alice"
     );
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_registration_that_never_reached_redis_succeeds_when_retried() {
+    let redis = RedisServer::start();
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let mut alice = a.anonymous();
+
+    proxy.cut();
+    assert_eq!(alice.register("alice").await.status(), 503);
+    proxy.restore();
+    // The cookie that came with the 503 names no session: the name is free.
+    let retry = register_until_answered(&mut alice, "alice").await;
+    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
+    assert_eq!(display_name(&alice).await, "alice");
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_in_user_keeps_their_cookie_when_redis_does_not_answer() {
+    let redis = RedisServer::start();
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let mut alice = a.anonymous();
+    let first = alice.register("alice").await;
+    assert_eq!(first.status(), 200);
+    let id = first.json::<Value>().await.unwrap()["user_id"].clone();
+
+    for fail in ["cut", "swallow"] {
+        if fail == "cut" {
+            proxy.cut();
+        } else {
+            proxy.swallow_replies();
+        }
+        let lost = alice.register("alice").await;
+        assert_eq!(lost.status(), 503, "{fail}");
+        assert!(
+            lost.headers().get("set-cookie").is_none(),
+            "{fail}: a working cookie is not replaced by one that may name nothing"
+        );
+        proxy.restore();
+        let retry = register_until_answered(&mut alice, "alice").await;
+        assert_eq!(
+            retry.status(),
+            200,
+            "{fail}: {}",
+            retry.text().await.unwrap()
+        );
+        assert_eq!(
+            retry.json::<Value>().await.unwrap()["user_id"],
+            id,
+            "{fail}"
+        );
+    }
     a.stop().await;
 }
 

@@ -569,8 +569,12 @@ impl Proxy {
         self.mute.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Lets connections through again. Links that swallowed replies are
+    /// cut first: their streams lost frames midway.
     pub fn restore(&self) {
-        self.mute.store(false, std::sync::atomic::Ordering::SeqCst);
+        if self.mute.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.cut.send_modify(|n| *n += 1);
+        }
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
