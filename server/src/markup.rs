@@ -39,6 +39,27 @@ pub struct Rendered {
 /// HTML. `lookup` answers whether a name (ignoring case) is a user's, and
 /// how that user spells it.
 pub fn render(body: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rendered {
+    if surely_plain(body) {
+        return Rendered::default();
+    }
+    render_parsed(body, lookup)
+}
+
+/// Whether `body` is sure to render as one plain paragraph that links and
+/// mentions nothing, so it can skip the parser (which reserves some 16 KB
+/// per call): a sentence that starts with a letter and holds no line
+/// break and no ASCII character that Markdown, a URL or a mention could
+/// start with. Most chat messages are such sentences.
+fn surely_plain(body: &str) -> bool {
+    const PLAIN_PUNCTUATION: &str = " .,;?!'\"()%$=+-/";
+    body.starts_with(|c: char| c.is_ascii_alphabetic())
+        && body.bytes().all(|b| {
+            !b.is_ascii() || b.is_ascii_alphanumeric() || PLAIN_PUNCTUATION.contains(b as char)
+        })
+}
+
+/// `render` through the parser, for any body.
+fn render_parsed(body: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rendered {
     let (html, mentions) = markdown_html(body, lookup);
     // One paragraph of text, with no tag inside, is what most messages are.
     // Sanitizing only ever removes tags, so it would stay tag-free and be
@@ -330,7 +351,9 @@ impl<'a> Iterator for Chat<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{markdown_html, render as render_with, sanitized, Rendered};
+    use super::{
+        markdown_html, render as render_with, render_parsed, sanitized, surely_plain, Rendered,
+    };
     use app::model::DisplayName;
 
     /// Users "alice" and "Bob Smith" exist.
@@ -396,6 +419,46 @@ mod tests {
             "ｇｅｎｅｒａｌ ünïcödé 🎉",
         ] {
             assert_eq!(render(body), sanitized_always(body), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn plain_sentences_skip_the_parser_and_nothing_else_does() {
+        for body in [
+            "hello there, how are you?",
+            "it's 5 o'clock (UTC) - 50% off! a/b = c+d \"quoted\" ünïcödé 🎉",
+            // Only a URL with a scheme is linked.
+            "see example.com/x",
+        ] {
+            assert!(surely_plain(body), "{body:?}");
+            assert_eq!(render_parsed(body, &lookup), Rendered::default());
+        }
+        for body in [
+            "3 cats",
+            "- item",
+            "a\nb",
+            "hi @alice",
+            "**bold**",
+            "a_b",
+            "x`y",
+            "a <b> c",
+            "a & b",
+            "see https://x.y",
+            "C# and F#",
+            "tab\there",
+        ] {
+            assert!(!surely_plain(body), "{body:?} must go through the parser");
+        }
+    }
+
+    proptest::proptest! {
+        /// The shortcut answers exactly what the parser would have.
+        #[test]
+        fn the_plain_shortcut_changes_nothing(
+            body in r##"[a-zA-Z][a-zA-Z0-9 .,;?!'"()%$=+/\-\u{a0}\u{2028}\u{3000}\u{301}ｇé😀＠＜＃]{0,80}"##
+        ) {
+            proptest::prop_assume!(surely_plain(&body));
+            proptest::prop_assert_eq!(render_parsed(&body, &lookup), Rendered::default());
         }
     }
 
