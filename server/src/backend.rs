@@ -59,63 +59,56 @@ impl HubBackend {
 impl ChatBackend for HubBackend {
     async fn register(&self, headers: &http::HeaderMap, name: DisplayName) -> Registration {
         let current = session_from_headers(headers);
-        let signed_in = |hub: &Hub| {
-            current
-                .as_ref()
-                .is_some_and(|hash| hub.user_by_session(hash).is_some())
-        };
-        let mut synced = false;
-        loop {
-            // The new session counts once it would survive a crash (and,
-            // with Redis, once Redis took it).
-            let (outcome, token) = match self.hub.register(name.clone(), current.as_ref()) {
-                Ok((user, token, ticket)) => {
-                    (self.hub.settled(ticket).await.map(|_| user), Some(token))
-                }
-                Err(err) => (Err(err), None),
+        let caller = |hub: &Hub| current.as_ref().and_then(|hash| hub.user_by_session(hash));
+        // A cookie this server does not know may name a session it has not
+        // applied yet (made on another server, or by an attempt whose
+        // answer was lost): catch up first, so the cookie is judged for
+        // what it is, or answer 503 and touch nothing. (Redis runs one
+        // connection's calls in order, so an earlier attempt that ran at
+        // all ran before this catch-up's read.)
+        if current.is_some() && caller(&self.hub).is_none() && !self.hub.sync().await {
+            return Registration {
+                outcome: Err(HubError::StoreDown.into()),
+                cookie: None,
             };
-            let cookie = token.and_then(|token| {
-                http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).ok()
-            });
-            let (outcome, cookie) = match (outcome, cookie) {
-                // A name taken, asked for with a cookie this server does
-                // not know, may be a retry whose first attempt reached
-                // Redis but lost its answer (below), and whose session is
-                // not applied here yet: judge once more after catching up,
-                // or say so (503) rather than answer a wrong `name_taken`.
-                (Err(HubError::NameTaken(_)), _)
-                    if !synced && current.is_some() && !signed_in(&self.hub) =>
-                {
-                    if self.hub.sync().await {
-                        synced = true;
-                        continue;
-                    }
-                    (Err(HubError::StoreDown.into()), None)
-                }
-                (Ok(user), Some(cookie)) => {
-                    tracing::info!(user = %user.display_name, "registered");
-                    (Ok(user), Some(cookie))
-                }
-                (Ok(_), None) => (
-                    Err(ApiError::new(
-                        ApiErrorCode::Internal,
-                        "could not build the session cookie",
-                    )),
-                    None,
-                ),
-                // Redis may have made the user and lost only its answer.
-                // Without the new cookie a retry would find the name taken
-                // by a session nobody holds, so it goes out with the 503 —
-                // unless the caller is signed in: a working cookie is never
-                // replaced by one that may name nothing (and retrying one's
-                // own name needs no new one).
-                (Err(err @ HubError::StoreDown), cookie) => {
-                    (Err(err.into()), cookie.filter(|_| !signed_in(&self.hub)))
-                }
-                (Err(err), _) => (Err(err.into()), None),
-            };
-            return Registration { outcome, cookie };
         }
+        let (outcome, token, own) = match self.hub.register(name, current.as_ref()) {
+            Ok((user, token, ticket)) => {
+                let own = caller(&self.hub).is_some_and(|c| c.user_id == user.user_id);
+                // The session counts once it would survive a crash (and,
+                // with Redis, once Redis took it).
+                (
+                    self.hub.settled(ticket).await.map(|_| user),
+                    Some(token),
+                    own,
+                )
+            }
+            Err(err) => (Err(err), None, false),
+        };
+        let cookie = token
+            .and_then(|token| http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).ok());
+        let (outcome, cookie) = match (outcome, cookie) {
+            (Ok(user), Some(cookie)) => {
+                tracing::info!(user = %user.display_name, "registered");
+                (Ok(user), Some(cookie))
+            }
+            (Ok(_), None) => (
+                Err(ApiError::new(
+                    ApiErrorCode::Internal,
+                    "could not build the session cookie",
+                )),
+                None,
+            ),
+            // Redis may have made the new session and lost only its answer.
+            // Without its cookie a retry would find the name taken by a
+            // session nobody holds, so the cookie goes out with the 503, as
+            // it would have with a 200 — unless the caller re-registered
+            // their own user: the cookie they have proves that already, and
+            // the new one may name nothing.
+            (Err(err @ HubError::StoreDown), cookie) => (Err(err.into()), cookie.filter(|_| !own)),
+            (Err(err), _) => (Err(err.into()), None),
+        };
+        Registration { outcome, cookie }
     }
 
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {

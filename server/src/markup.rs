@@ -153,6 +153,8 @@ struct Chat<'a, 'l> {
 impl<'a, 'l> Chat<'a, 'l> {
     fn new(body: &'a str, lookup: &'l dyn Fn(&str) -> Option<DisplayName>) -> Self {
         Self {
+            // `surely_plain` relies on these options (no math, tables or
+            // smart punctuation): revisit it when adding one.
             parser: Parser::new_ext(body, Options::ENABLE_STRIKETHROUGH),
             lookup,
             mentions: Vec::new(),
@@ -166,6 +168,7 @@ impl<'a, 'l> Chat<'a, 'l> {
 
     /// Splits a text into text, links for the URLs it contains, and mentions.
     fn linkify(&mut self, text: CowStr<'a>) -> Event<'a> {
+        // URLs need a scheme (the default), which `surely_plain` relies on.
         let finder = linkify::LinkFinder::new();
         let spans: Vec<_> = finder.spans(&text).collect();
         if spans.iter().all(|s| s.kind().is_none()) && !text.contains('@') {

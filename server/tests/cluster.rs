@@ -558,6 +558,58 @@ async fn a_signed_in_user_keeps_their_cookie_when_redis_does_not_answer() {
 }
 
 #[tokio::test]
+async fn a_signed_in_user_taking_a_new_name_gets_it_when_retried_after_a_lost_answer() {
+    let redis = RedisServer::start();
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let mut dave = a.user("dave").await;
+
+    proxy.swallow_replies();
+    let lost = dave.register("erin").await;
+    assert_eq!(lost.status(), 503);
+    assert!(
+        lost.headers().get("set-cookie").is_some(),
+        "a new name's cookie goes out, as it would have with a 200"
+    );
+    proxy.restore();
+    let retry = register_until_answered(&mut dave, "erin").await;
+    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
+    assert_eq!(display_name(&dave).await, "erin");
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_cookie_from_another_server_survives_this_one_being_cut_off() {
+    let redis = RedisServer::start();
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let b = server_on(&redis).await;
+
+    // Carol signs up on B while A cannot hear of it, then reaches A, which
+    // does not know her cookie: as a browser does, she registers her name
+    // again there.
+    proxy.cut();
+    let carol_on_b = b.user("carol").await;
+    let cookie = carol_on_b.cookie.clone().expect("B set a cookie");
+    let mut carol = common::Client::with_cookie(a.addr, &cookie);
+    let refused = carol.register("carol").await;
+    assert_eq!(refused.status(), 503);
+    assert!(
+        refused.headers().get("set-cookie").is_none(),
+        "her working cookie is not replaced by one that names nothing"
+    );
+    proxy.restore();
+    let retry = register_until_answered(&mut carol, "carol").await;
+    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
+    assert_eq!(display_name(&carol).await, "carol");
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_server_whose_place_in_the_log_was_trimmed_reloads_and_resets_its_viewers() {
     let redis = RedisServer::start();
     let proxy = common::Proxy::start(redis.port).await;
