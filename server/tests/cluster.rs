@@ -428,35 +428,49 @@ async fn a_server_cut_off_from_redis_catches_up_from_the_log_without_skipping() 
     }
 }
 
-/// Registers `name` until the answer is something other than `503`, as a
-/// client told "try again in a moment" does.
-async fn register_until_answered(client: &mut Client, name: &str) -> reqwest::Response {
-    for _ in 0..100 {
-        let response = client.register(name).await;
-        if response.status() != 503 {
-            return response;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("register {name}: still 503 after 10 s");
+/// A server whose link to `redis` goes through a proxy the test controls.
+async fn behind_proxy(redis: &RedisServer) -> (common::Proxy, TestServer) {
+    let proxy = common::Proxy::start(redis.port).await;
+    let url = proxy.url();
+    let server = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    (proxy, server)
 }
 
-async fn display_name(client: &Client) -> Value {
-    client
-        .post("me", json!({}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["display_name"]
-        .clone()
+/// Checks that a registration was refused as unavailable (`503`), and
+/// whether a new session cookie came with it.
+fn assert_unavailable(response: &reqwest::Response, with_cookie: bool, why: &str) {
+    assert_eq!(response.status(), 503, "{why}");
+    let cookie = response.headers().get("set-cookie").is_some();
+    assert_eq!(cookie, with_cookie, "{why}");
+}
+
+/// Registers `name` until the answer is something other than `503`, as a
+/// client told "try again in a moment" does; checks that it ends signed
+/// in as `name`, and returns the user.
+async fn retry_registration(client: &mut Client, name: &str) -> Value {
+    for _ in 0..100 {
+        let response = client.register(name).await;
+        match response.status().as_u16() {
+            503 => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            200 => {
+                let user = response.json::<Value>().await.unwrap();
+                let me = client.post("me", json!({})).await.json::<Value>().await;
+                assert_eq!(me.unwrap()["display_name"], name, "signed in as {name}");
+                return user;
+            }
+            status => panic!(
+                "register {name}: {status} {}",
+                response.text().await.unwrap()
+            ),
+        }
+    }
+    panic!("register {name}: still 503 after 10 s");
 }
 
 #[tokio::test]
 async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
-    let url = proxy.url();
-    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let (proxy, a) = behind_proxy(&redis).await;
     let b = server_on(&redis).await;
     // A first change loads the script into Redis: a call that swallowed
     // its NOSCRIPT answer would not have run at all.
@@ -465,11 +479,10 @@ async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried()
 
     // Redis makes the user; A never hears back.
     proxy.swallow_replies();
-    let lost = alice.register("alice").await;
-    assert_eq!(lost.status(), 503, "the outcome is unknown");
-    assert!(
-        lost.headers().get("set-cookie").is_some(),
-        "the cookie of the session Redis may hold is handed out anyway"
+    assert_unavailable(
+        &alice.register("alice").await,
+        true,
+        "the cookie of the session Redis may hold is handed out anyway",
     );
     assert_eq!(
         b.anonymous().register("alice").await.status(),
@@ -485,9 +498,7 @@ async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried()
     // Retried at once, while A has not yet applied the user Redis made:
     // it catches up first (or answers 503 until it has), never a wrong
     // name_taken.
-    let retry = register_until_answered(&mut alice, "alice").await;
-    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
-    assert_eq!(display_name(&alice).await, "alice");
+    retry_registration(&mut alice, "alice").await;
     let mut other = a.anonymous();
     assert_eq!(
         other.register("alice").await.status(),
@@ -502,27 +513,21 @@ async fn a_registration_whose_answer_from_redis_was_lost_succeeds_when_retried()
 #[tokio::test]
 async fn a_registration_that_never_reached_redis_succeeds_when_retried() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
-    let url = proxy.url();
-    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let (proxy, a) = behind_proxy(&redis).await;
     let mut alice = a.anonymous();
 
     proxy.cut();
-    assert_eq!(alice.register("alice").await.status(), 503);
+    assert_unavailable(&alice.register("alice").await, true, "Redis is unreachable");
     proxy.restore();
     // The cookie that came with the 503 names no session: the name is free.
-    let retry = register_until_answered(&mut alice, "alice").await;
-    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
-    assert_eq!(display_name(&alice).await, "alice");
+    retry_registration(&mut alice, "alice").await;
     a.stop().await;
 }
 
 #[tokio::test]
 async fn a_signed_in_user_keeps_their_cookie_when_redis_does_not_answer() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
-    let url = proxy.url();
-    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let (proxy, a) = behind_proxy(&redis).await;
     let mut alice = a.anonymous();
     let first = alice.register("alice").await;
     assert_eq!(first.status(), 200);
@@ -534,25 +539,14 @@ async fn a_signed_in_user_keeps_their_cookie_when_redis_does_not_answer() {
         } else {
             proxy.swallow_replies();
         }
-        let lost = alice.register("alice").await;
-        assert_eq!(lost.status(), 503, "{fail}");
-        assert!(
-            lost.headers().get("set-cookie").is_none(),
-            "{fail}: a working cookie is not replaced by one that may name nothing"
+        assert_unavailable(
+            &alice.register("alice").await,
+            false,
+            &format!("{fail}: a working cookie is not replaced by one that may name nothing"),
         );
         proxy.restore();
-        let retry = register_until_answered(&mut alice, "alice").await;
-        assert_eq!(
-            retry.status(),
-            200,
-            "{fail}: {}",
-            retry.text().await.unwrap()
-        );
-        assert_eq!(
-            retry.json::<Value>().await.unwrap()["user_id"],
-            id,
-            "{fail}"
-        );
+        let again = retry_registration(&mut alice, "alice").await;
+        assert_eq!(again["user_id"], id, "{fail}");
     }
     a.stop().await;
 }
@@ -560,31 +554,24 @@ async fn a_signed_in_user_keeps_their_cookie_when_redis_does_not_answer() {
 #[tokio::test]
 async fn a_signed_in_user_taking_a_new_name_gets_it_when_retried_after_a_lost_answer() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
-    let url = proxy.url();
-    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let (proxy, a) = behind_proxy(&redis).await;
     let mut dave = a.user("dave").await;
 
     proxy.swallow_replies();
-    let lost = dave.register("erin").await;
-    assert_eq!(lost.status(), 503);
-    assert!(
-        lost.headers().get("set-cookie").is_some(),
-        "a new name's cookie goes out, as it would have with a 200"
+    assert_unavailable(
+        &dave.register("erin").await,
+        true,
+        "a new name's cookie goes out, as it would have with a 200",
     );
     proxy.restore();
-    let retry = register_until_answered(&mut dave, "erin").await;
-    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
-    assert_eq!(display_name(&dave).await, "erin");
+    retry_registration(&mut dave, "erin").await;
     a.stop().await;
 }
 
 #[tokio::test]
 async fn a_cookie_from_another_server_survives_this_one_being_cut_off() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
-    let url = proxy.url();
-    let a = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
+    let (proxy, a) = behind_proxy(&redis).await;
     let b = server_on(&redis).await;
 
     // Carol signs up on B while A cannot hear of it, then reaches A, which
@@ -594,16 +581,13 @@ async fn a_cookie_from_another_server_survives_this_one_being_cut_off() {
     let carol_on_b = b.user("carol").await;
     let cookie = carol_on_b.cookie.clone().expect("B set a cookie");
     let mut carol = common::Client::with_cookie(a.addr, &cookie);
-    let refused = carol.register("carol").await;
-    assert_eq!(refused.status(), 503);
-    assert!(
-        refused.headers().get("set-cookie").is_none(),
-        "her working cookie is not replaced by one that names nothing"
+    assert_unavailable(
+        &carol.register("carol").await,
+        false,
+        "her working cookie is not replaced by one that names nothing",
     );
     proxy.restore();
-    let retry = register_until_answered(&mut carol, "carol").await;
-    assert_eq!(retry.status(), 200, "{}", retry.text().await.unwrap());
-    assert_eq!(display_name(&carol).await, "carol");
+    retry_registration(&mut carol, "carol").await;
     for server in [a, b] {
         server.stop().await;
     }
