@@ -216,6 +216,12 @@ async fn connect_many(
     Ok(out)
 }
 
+/// `--viewers-addr` as a report names it ("A and B"), if given.
+fn viewers_named(cli: &Cli) -> Option<String> {
+    let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
+    (!on.is_empty()).then(|| on.join(" and "))
+}
+
 /// What the `idle` scenario's connections saw.
 #[derive(Default)]
 struct IdleTally {
@@ -491,13 +497,10 @@ async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<R
     }
     procstat::fill_cpu(&mut report, &sending, &end);
     procstat::fill_memory(&mut report, &before_connect, &end, None);
-    if !cli.viewers_addr.is_empty() {
-        let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
-        report.notes.push(format!(
-            "senders on {}, viewers on {}",
-            cli.addr,
-            on.join(" and ")
-        ));
+    if let Some(on) = viewers_named(cli) {
+        report
+            .notes
+            .push(format!("senders on {}, viewers on {on}", cli.addr));
     }
     report.notes.push(format!(
         "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
@@ -527,9 +530,10 @@ async fn idle(
 ) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
-    let mut targets = vec![(server, owner)];
-    if !cli.viewers_addr.is_empty() {
-        targets.clear();
+    let mut targets = Vec::new();
+    if cli.viewers_addr.is_empty() {
+        targets.push((server, owner));
+    } else {
         for (i, &addr) in cli.viewers_addr.iter().enumerate() {
             // Registered where it connects: a server answers a
             // registration only once it has applied it, so it already
@@ -604,11 +608,8 @@ async fn idle(
         "{joined} joined, {closed} closed, {} saw a heartbeat ping",
         tally.pinged.load(Ordering::Relaxed)
     ));
-    if !cli.viewers_addr.is_empty() {
-        let on: Vec<String> = cli.viewers_addr.iter().map(ToString::to_string).collect();
-        report
-            .notes
-            .push(format!("connections on {}", on.join(" and ")));
+    if let Some(on) = viewers_named(cli) {
+        report.notes.push(format!("connections on {on}"));
     }
     for task in held {
         task.abort();
