@@ -10,8 +10,9 @@
 //! `churn` (fan-out while viewers reconnect and resume), `idle` (many quiet
 //! connections), `history` (many joins of full histories), and `floor`
 //! (fan-out or many rooms with no server: what this machine's kernel
-//! costs, the lowest latency any server could reach). See BENCHMARKS.md
-//! for the commands and figures.
+//! costs, the lowest latency any server could reach). `--report-to`
+//! saves each run's report and `medians` reads them back (module
+//! `summary`). See BENCHMARKS.md for the commands and figures.
 //!
 //! The server under test must allow the load: run it with
 //! `--message-rate 0 --frame-rate 0 --register-rate 0 --channel-rate 0
@@ -20,13 +21,15 @@
 mod floor;
 mod probe;
 mod procstat;
+mod summary;
 mod wire;
 
 use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
 use probe::{Checker, Counts, Latencies};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,6 +56,10 @@ struct Cli {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also append the report to this file, as one line of JSON, for
+    /// `flack-load medians`.
+    #[arg(long)]
+    report_to: Option<PathBuf>,
     /// Open connections from this many loopback source addresses
     /// (127.0.0.1, .2, ...) to get past one address's ephemeral ports.
     #[arg(long, default_value_t = 1)]
@@ -122,6 +129,9 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         channels: usize,
     },
+    /// Not a load: the medians of the runs saved in FILE by `--report-to`
+    /// (failures summed, so any failed run fails the medians too).
+    Medians { file: PathBuf },
 }
 
 #[derive(Args, Clone, Serialize)]
@@ -146,7 +156,7 @@ struct Traffic {
     pad: usize,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Debug, Serialize, Deserialize, Default)]
 struct Report {
     scenario: String,
     connections: usize,
@@ -773,6 +783,7 @@ async fn main() -> ExitCode {
             require_ping,
         } => idle(&cli, *connections, *channels, *hold, *require_ping).await,
         Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
+        Scenario::Medians { file } => summary::load(file).and_then(|runs| summary::medians(&runs)),
         Scenario::Floor {
             viewers,
             channels,
@@ -804,6 +815,15 @@ async fn main() -> ExitCode {
         }
     } else {
         print_table(&report);
+    }
+    if let Some(path) = &cli.report_to {
+        if let Err(e) = summary::save(&report, path) {
+            eprintln!(
+                "flack-load: cannot save the report to {}: {e}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
     if report.lost
         + report.duplicates
