@@ -36,3 +36,52 @@ test("messages sent while offline wait, then appear exactly once for everyone", 
   await alice.close();
   await bob.close();
 });
+
+test("a channel whose creation answer was lost opens on retry; anyone else asking for it is still refused", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const channel = unique("lost");
+  const form = (page: typeof a) => ({
+    fill: (name: string) => page.getByLabel("Channel name").fill(name),
+    create: () => page.getByRole("button", { name: "Create" }).click(),
+    error: page.locator("#channel-name-error"),
+  });
+
+  // The request reaches the server, which makes the channel, but its
+  // answer is lost: the browser hears what a server cut off from Redis says.
+  await a.route(
+    "**/api/create_channel",
+    async (route) => {
+      await route.fetch();
+      await route.fulfill({
+        status: 503,
+        contentType: "application/json",
+        body: JSON.stringify({
+          code: "unavailable",
+          message: "the shared store (Redis) is unreachable; try again in a moment",
+        }),
+      });
+    },
+    { times: 1 },
+  );
+  await form(a).fill(channel);
+  await form(a).create();
+  await expect(form(a).error).toContainText("try again in a moment");
+
+  // The retry hears channel_exists for Alice's own channel: it opens it.
+  await form(a).create();
+  await expect(a.getByRole("heading", { level: 1 })).toContainText(channel);
+  await expect(form(a).error).toBeEmpty();
+  await expect(a.getByLabel("Channel name")).toHaveValue("");
+
+  // The same name is still refused to Bob, and to Alice with no answer lost.
+  await form(b).fill(channel);
+  await form(b).create();
+  await expect(form(b).error).toContainText("already exists");
+  await form(a).fill(channel);
+  await form(a).create();
+  await expect(form(a).error).toContainText("already exists");
+  const nav = a.getByRole("navigation", { name: "Channels" });
+  await expect(nav.getByRole("link", { name: channel })).toHaveCount(1);
+  await alice.close();
+  await bob.close();
+});
