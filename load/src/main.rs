@@ -761,6 +761,10 @@ fn print_table(report: &Report) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.scenario, Scenario::Medians { .. }) && cli.report_to.is_some() {
+        eprintln!("flack-load: --report-to saves a run's report; `medians` is not a run");
+        return ExitCode::from(2);
+    }
     let result = match &cli.scenario {
         Scenario::Fanout(t) => {
             let mut t = t.clone();

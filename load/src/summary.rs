@@ -75,21 +75,28 @@ pub fn medians(runs: &[Report]) -> Result<Report, BoxError> {
         )
         .into());
     }
-    let p99s = runs.iter().map(|r| r.latency_us_p99);
-    let lowest = p99s.clone().min().unwrap_or(0);
-    let highest = p99s.max().unwrap_or(0);
-    // Notes every run shares describe the scenario; the rest vary by run.
-    let mut notes: Vec<String> = first
-        .notes
-        .iter()
-        .filter(|note| runs.iter().all(|r| r.notes.contains(note)))
-        .cloned()
-        .collect();
+    // Notes every run shares describe the scenario; the others (a failed
+    // viewer's reason, say) are kept with their run's number.
+    let shared = |note: &String| runs.iter().all(|r| r.notes.contains(note));
+    let mut notes: Vec<String> = first.notes.iter().filter(|n| shared(n)).cloned().collect();
+    for (i, run) in runs.iter().enumerate() {
+        notes.extend(
+            run.notes
+                .iter()
+                .filter(|n| !shared(n))
+                .map(|note| format!("run {}: {note}", i + 1)),
+        );
+    }
     let mut summary = match runs.len() {
         1 => "median of 1 run".to_owned(),
         n => format!("median of {n} runs"),
     };
-    if runs.iter().any(|r| r.deliveries > 0) {
+    // Over the runs that delivered: one that delivered nothing has no p99.
+    let p99s = runs
+        .iter()
+        .filter(|r| r.deliveries > 0)
+        .map(|r| r.latency_us_p99);
+    if let (Some(lowest), Some(highest)) = (p99s.clone().min(), p99s.max()) {
         summary.push_str(&format!("; p99 from {lowest} to {highest} µs"));
     }
     summary.push_str("; failures summed over the runs");
@@ -162,9 +169,24 @@ mod tests {
             m.notes,
             [
                 "1 channel x 1000 viewers",
+                "run 1: run a",
+                "run 2: run b",
+                "run 3: run c",
                 "median of 3 runs; p99 from 11000 to 13000 µs; failures summed over the runs",
             ]
         );
+    }
+
+    #[test]
+    fn a_run_that_delivered_nothing_does_not_set_the_p99_range() {
+        let mut broken = run(0, None, 0, "a viewer failed: connection reset");
+        broken.deliveries = 0;
+        let m = medians(&[run(9_000, None, 0, ""), broken, run(10_000, None, 0, "")]).unwrap();
+        assert!(m
+            .notes
+            .contains(&"run 2: a viewer failed: connection reset".to_owned()));
+        let summary = m.notes.last().unwrap();
+        assert!(summary.contains("p99 from 9000 to 10000 µs"), "{summary}");
     }
 
     #[test]
