@@ -67,7 +67,19 @@ test("a channel whose creation answer was lost opens on retry; anyone else askin
   await form(a).create();
   await expect(form(a).error).toContainText("try again in a moment");
 
-  // The retry hears channel_exists for Alice's own channel: it opens it.
+  // A retry that hears channel_exists but cannot list the channels either
+  // still does not know: it says so, and does not call the name taken.
+  const unavailable = {
+    status: 503,
+    contentType: "application/json",
+    body: JSON.stringify({ code: "unavailable", message: "the server cannot list channels now; try again" }),
+  };
+  await a.route("**/api/list_channels", (route) => route.fulfill(unavailable));
+  await form(a).create();
+  await expect(form(a).error).toContainText("cannot list channels now");
+  await a.unroute("**/api/list_channels");
+
+  // The next retry hears channel_exists for Alice's own channel: it opens it.
   await form(a).create();
   await expect(a.getByRole("heading", { level: 1 })).toContainText(channel);
   await expect(form(a).error).toBeEmpty();

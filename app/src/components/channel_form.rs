@@ -1,26 +1,38 @@
 //! Creating a channel: a field labelled "Channel name" and a "Create" button.
 //! A clash (ignoring case) or a broken rule shows the server's reason.
 //!
-//! A create whose answer was lost (the server was unreachable or answered
-//! `unavailable`) may still have made the channel. Its retry then hears
-//! `channel_exists`; if the channel of that name is this user's, it is the
-//! one the lost attempt made, and the form opens it instead of refusing.
+//! A create whose answer was lost (the server was unreachable, or answered
+//! `unavailable` or with an internal error, as a proxy in between may) may
+//! still have made the channel. Its retry then hears `channel_exists`; if
+//! the channel of exactly that name is this user's, the form opens it
+//! instead of refusing. Only after a lost answer: otherwise a clash is
+//! always shown, and a channel someone else made is never opened.
 
 use crate::api;
 use crate::components::field::{sentence, FieldError, TextField};
-use crate::error::ApiErrorCode;
+use crate::error::{ApiError, ApiErrorCode};
 use crate::model::{Channel, ChannelName, DisplayName};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-/// The channel named `name` if `me` made it (asked of the server: the
-/// `channel_created` notice may not have arrived yet).
-async fn made_by(me: &DisplayName, name: &ChannelName) -> Option<Channel> {
-    let channels = api::list_channels().await.ok()?;
-    channels
+/// The channel named `name` if `me` made it, asked of the server (the
+/// `channel_created` notice may not have arrived yet). `Err`: the list
+/// could not be had either, so whether the channel was made is still
+/// unknown.
+async fn made_by(me: &DisplayName, name: &ChannelName) -> Result<Option<Channel>, ApiError> {
+    let channels = api::list_channels().await?;
+    Ok(channels
         .into_iter()
-        .find(|c| &c.name == name && &c.created_by == me)
+        .find(|c| &c.name == name && &c.created_by == me))
+}
+
+/// An answer that says nothing of whether the change was made.
+fn outcome_unknown(code: ApiErrorCode) -> bool {
+    matches!(
+        code,
+        ApiErrorCode::Unavailable | ApiErrorCode::Unreachable | ApiErrorCode::Internal
+    )
 }
 
 #[component]
@@ -29,7 +41,7 @@ pub fn ChannelForm() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    // The name of the last create whose answer never came.
+    // The name of the last create whose outcome is unknown.
     let unanswered = RwSignal::new(None::<ChannelName>);
     let navigate = use_navigate();
 
@@ -46,22 +58,29 @@ pub fn ChannelForm() -> impl IntoView {
                 return;
             }
         };
+        // Read now: the form may be gone by the time the answer comes.
+        let retrying = unanswered.get_untracked().as_ref() == Some(&wanted);
+        let me = chat.user.get_untracked().map(|u| u.display_name);
         busy.set(true);
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let created = match api::create_channel(raw).await {
-                Ok(channel) => Ok(channel),
-                Err(e)
-                    if e.code == ApiErrorCode::ChannelExists
-                        && unanswered.get_untracked().as_ref() == Some(&wanted) =>
-                {
-                    let me = chat.user.get_untracked().map(|u| u.display_name);
-                    match me {
-                        Some(me) => made_by(&me, &wanted).await.ok_or(e),
-                        None => Err(e),
+            // `Err((error, unknown))`: `unknown` if the channel may exist
+            // made by this attempt or an earlier lost one.
+            let created = match (api::create_channel(raw).await, me) {
+                (Ok(channel), _) => Ok(channel),
+                (Err(e), Some(me)) if e.code == ApiErrorCode::ChannelExists && retrying => {
+                    match made_by(&me, &wanted).await {
+                        Ok(Some(channel)) => Ok(channel),
+                        Ok(None) => Err((e, false)),
+                        Err(list) => Err((list, true)),
                     }
                 }
-                Err(e) => Err(e),
+                (Err(e), _) => {
+                    // A refused retry (too fast) leaves the lost one unknown.
+                    let unknown = outcome_unknown(e.code)
+                        || (retrying && e.code == ApiErrorCode::RateLimited);
+                    Err((e, unknown))
+                }
             };
             match created {
                 Ok(channel) => {
@@ -72,12 +91,8 @@ pub fn ChannelForm() -> impl IntoView {
                     chat.learn_channel(channel);
                     navigate(&path, Default::default());
                 }
-                Err(e) => {
-                    let lost = matches!(
-                        e.code,
-                        ApiErrorCode::Unavailable | ApiErrorCode::Unreachable
-                    );
-                    unanswered.set(lost.then_some(wanted));
+                Err((e, unknown)) => {
+                    unanswered.set(unknown.then_some(wanted));
                     error.set(Some(sentence(&e.message)));
                 }
             }
