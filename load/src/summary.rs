@@ -44,14 +44,6 @@ fn middle<T: Copy>(mut values: Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) -> Opti
     values.get(values.len().saturating_sub(1) / 2).copied()
 }
 
-fn median_u64(runs: &[Report], field: impl Fn(&Report) -> u64) -> u64 {
-    middle(runs.iter().map(field).collect(), Ord::cmp).unwrap_or(0)
-}
-
-fn median_f64(runs: &[Report], field: impl Fn(&Report) -> f64) -> f64 {
-    middle(runs.iter().map(field).collect(), f64::total_cmp).unwrap_or(0.0)
-}
-
 /// The median of the runs that measured `field` (`None` if none did).
 fn median_opt<T: Copy>(
     runs: &[Report],
@@ -59,6 +51,14 @@ fn median_opt<T: Copy>(
     cmp: impl Fn(&T, &T) -> Ordering,
 ) -> Option<T> {
     middle(runs.iter().filter_map(field).collect(), cmp)
+}
+
+fn median_u64(runs: &[Report], field: impl Fn(&Report) -> u64) -> u64 {
+    median_opt(runs, |r| Some(field(r)), Ord::cmp).unwrap_or(0)
+}
+
+fn median_f64(runs: &[Report], field: impl Fn(&Report) -> f64) -> f64 {
+    median_opt(runs, |r| Some(field(r)), f64::total_cmp).unwrap_or(0.0)
 }
 
 fn sum(runs: &[Report], field: impl Fn(&Report) -> u64) -> u64 {
