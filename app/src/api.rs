@@ -43,6 +43,13 @@ pub trait ChatBackend: Send + Sync + 'static {
         headers: &http::HeaderMap,
         with: DisplayName,
     ) -> Result<Channel, ApiError>;
+    /// The caller's conversation with `with` if it was started; starts
+    /// nothing (what a page visit may ask).
+    async fn find_conversation(
+        &self,
+        headers: &http::HeaderMap,
+        with: DisplayName,
+    ) -> Result<Option<Channel>, ApiError>;
     async fn conversations(&self, headers: &http::HeaderMap)
         -> Result<Vec<Conversation>, ApiError>;
 }
@@ -89,6 +96,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/people", &[]),
     ("/api/unread", &[]),
     ("/api/open_conversation", &["with"]),
+    ("/api/find_conversation", &["with"]),
     ("/api/list_conversations", &[]),
     ("/api/channel_history", &["channel"]),
 ];
@@ -161,6 +169,18 @@ pub async fn open_conversation(with: String) -> Result<Channel, ApiError> {
         .await
 }
 
+/// `POST /api/find_conversation {"with": "bob"}` (signed in): the channel
+/// of your private conversation with that user, or `null` if it was never
+/// started. Changes nothing: a page visit asks this, and only the visitor's
+/// own action (`open_conversation`) starts one.
+#[server(endpoint = "find_conversation", input = server_fn::codec::Json)]
+pub async fn find_conversation(with: String) -> Result<Option<Channel>, ApiError> {
+    let with = DisplayName::parse(&with).map_err(ApiError::from)?;
+    edge::backend()?
+        .find_conversation(&edge::headers(), with)
+        .await
+}
+
 /// `POST /api/list_conversations {}` (signed in): your private
 /// conversations and with whom.
 #[server(endpoint = "list_conversations", input = server_fn::codec::Json)]
@@ -220,6 +240,12 @@ mod tests {
             })
         );
         assert_eq!(
+            listed(FindConversation::PATH),
+            fields(FindConversation {
+                with: String::new()
+            })
+        );
+        assert_eq!(
             listed(ListConversations::PATH),
             fields(ListConversations {})
         );
@@ -229,6 +255,6 @@ mod tests {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 10);
+        assert_eq!(ENDPOINT_FIELDS.len(), 11);
     }
 }

@@ -44,6 +44,8 @@ pub enum InputError {
     NotAReaction { got: String },
     #[error("{field} must be 32 lowercase hex digits")]
     NotAnAttachmentId { field: &'static str },
+    #[error("a user id is a UUID")]
+    NotAUserId,
 }
 
 /// Characters that are invisible or reorder text. They let two names look the
@@ -486,10 +488,54 @@ pub struct Conversation {
     pub with: DisplayName,
 }
 
+/// A user's id: a UUID the server chose. On the wire, its hyphenated
+/// text; any form `uuid` reads is accepted, so it is parsed once, at the
+/// edge, and compared as a number from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(uuid::Uuid);
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        uuid::Uuid::try_parse(raw)
+            .map(Self)
+            .map_err(|_| InputError::NotAUserId)
+    }
+    /// A fresh random id (UUID v4).
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+    pub fn from_uuid(id: uuid::Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> uuid::Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = InputError;
+    fn try_from(raw: String) -> Result<Self, InputError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(value: UserId) -> String {
+        value.to_string()
+    }
+}
+
 /// Who a user is, as everyone may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
-    pub user_id: String,
+    pub user_id: UserId,
     pub display_name: DisplayName,
 }
 

@@ -94,6 +94,9 @@ pub enum ErrorCode {
     /// A `send` named attachments that are not this user's unsent uploads,
     /// or too many of them.
     BadAttachment,
+    /// A `send` repeated a `client_id` this user already sent to another
+    /// channel: a retry goes to the channel it went to first.
+    ClientIdReused,
     /// Something failed inside the server; nothing was stored.
     Internal,
     /// A code this client does not know (newer server).
@@ -599,7 +602,7 @@ mod tests {
         vec![
             ServerFrame::Welcome(frame::Welcome {
                 user: UserInfo {
-                    user_id: "u-1".into(),
+                    user_id: crate::model::UserId::parse("0c6a3e1e-5d2b-4f7e-9a41-3f0d8b2c7e11").unwrap(),
                     display_name: bob.clone(),
                 },
                 server_id: "s-1".into(),
@@ -690,7 +693,7 @@ mod tests {
         // shows them: each variant's struct writes its fields after "type",
         // as the struct variants it replaced did.
         let expected = [
-            r#"{"type":"welcome","user":{"user_id":"u-1","display_name":"bob"},"server_id":"s-1"}"#,
+            r#"{"type":"welcome","user":{"user_id":"0c6a3e1e-5d2b-4f7e-9a41-3f0d8b2c7e11","display_name":"bob"},"server_id":"s-1"}"#,
             r#"{"type":"reset","channel":"random"}"#,
             r#"{"type":"joined","channel":"random","head":9}"#,
             r#"{"type":"message","channel":"random","seq":7,"author":"bob","body":"**hi** @bob","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","html":"<p><strong>hi</strong> @bob</p>","edited_at":"2026-11-25T12:00:00.123Z","reactions":[{"emoji":"👍","users":["bob"]}],"mentions":["bob"]}"#,

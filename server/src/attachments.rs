@@ -66,7 +66,7 @@ pub async fn upload(
     let Some(user) = signed_in(&state.hub, &headers) else {
         return not_signed_in();
     };
-    if let Err(wait) = state.limits.check_message(&user.user_id) {
+    if let Err(wait) = state.limits.check_message(user.user_id) {
         let ms = retry_after_ms(wait);
         return refusal(ApiError::rate_limited(
             "you are uploading too fast; slow down",
@@ -98,9 +98,9 @@ pub async fn download(
     Path((id, _name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if signed_in(&state.hub, &headers).is_none() {
+    let Some(viewer) = signed_in(&state.hub, &headers) else {
         return not_signed_in();
-    }
+    };
     let not_found = || {
         refusal(ApiError::new(
             ApiErrorCode::NotFound,
@@ -110,7 +110,9 @@ pub async fn download(
     let Ok(id) = AttachmentId::parse(&id) else {
         return not_found();
     };
-    let Some((meta, content)) = state.hub.file(&id).await else {
+    // Only to someone who may see the channel the file's message is in:
+    // a link that leaks is not a key.
+    let Some((meta, content)) = state.hub.file(Some(&viewer), &id).await else {
         return not_found();
     };
     let body = match content {

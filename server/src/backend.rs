@@ -40,7 +40,7 @@ impl From<HubError> for ApiError {
             },
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
-            HubError::Reserved => ApiErrorCode::InvalidInput,
+            HubError::Reserved | HubError::ClientIdReused(_) => ApiErrorCode::InvalidInput,
             HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
@@ -133,7 +133,7 @@ impl ChatBackend for HubBackend {
                 "choose a display name before creating a channel",
             )
         })?;
-        if let Err(wait) = self.limits.check_channel(&user.user_id) {
+        if let Err(wait) = self.limits.check_channel(user.user_id) {
             let ms = retry_after_ms(wait);
             return Err(ApiError::rate_limited(
                 format!(
@@ -166,14 +166,8 @@ impl ChatBackend for HubBackend {
         headers: &http::HeaderMap,
         name: &ChannelName,
     ) -> Result<ChannelHistory, ApiError> {
-        if name.is_conversation() {
-            // Anyone else is told there is no such channel.
-            let user = self.current_user(headers).await;
-            if !user.is_some_and(|u| self.hub.may_see(&u, name)) {
-                return Err(HubError::UnknownChannel(name.to_string()).into());
-            }
-        }
-        Ok(self.hub.history(name)?)
+        let viewer = self.current_user(headers).await;
+        Ok(self.hub.history(viewer.as_ref(), name)?)
     }
 
     async fn open_conversation(
@@ -192,6 +186,15 @@ impl ChatBackend for HubBackend {
             Err(e) => Err(e.into()),
             Ok(_) => Ok(channel),
         }
+    }
+
+    async fn find_conversation(
+        &self,
+        headers: &http::HeaderMap,
+        with: DisplayName,
+    ) -> Result<Option<Channel>, ApiError> {
+        let user = self.signed_in(headers).await?;
+        Ok(self.hub.find_conversation(&user, &with)?)
     }
 
     async fn conversations(

@@ -106,8 +106,14 @@ else
   if redis.call('HEXISTS', P .. 'channels', key) == 0 then return {'unknown_channel', 0, 0} end
   local sent, sentq = P .. 'sent:' .. user, P .. 'sentq:' .. user
   if client_id ~= '' then
+    -- '<seq> <channel key>'; a bare seq was written before channels were kept.
     local seen = redis.call('HGET', sent, client_id)
-    if seen then return {'dup', 0, tonumber(seen)} end
+    if seen then
+      local seq, where = string.match(seen, '^(%d+) (.*)$')
+      if not seq then return {'dup', 0, tonumber(seen)} end
+      if where ~= key then return {'client_id_reused', 0, 0} end
+      return {'dup', 0, tonumber(seq)}
+    end
   end
   -- A post's attachments (ARGV[9]...) must all be this user's unsent uploads.
   if op == 'post' then
@@ -133,7 +139,7 @@ else
       redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
     end
     if client_id ~= '' then
-      redis.call('HSET', sent, client_id, seq)
+      redis.call('HSET', sent, client_id, seq .. ' ' .. key)
       redis.call('RPUSH', sentq, client_id)
       if redis.call('LLEN', sentq) > window then redis.call('HDEL', sent, redis.call('LPOP', sentq)) end
     end
@@ -712,6 +718,19 @@ fn refusal(status: &str, entry: &Entry) -> HubError {
     }
     match (status, entry) {
         ("name_taken", Entry::User { name, .. }) => HubError::NameTaken(name.to_string()),
+        (
+            "client_id_reused",
+            Entry::Event {
+                change: Change::Posted(message),
+                ..
+            },
+        ) => HubError::ClientIdReused(
+            message
+                .client_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
         ("channel_exists", Entry::Channel { channel, .. }) => {
             HubError::ChannelExists(channel.name.to_string())
         }

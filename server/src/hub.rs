@@ -32,7 +32,7 @@
 use app::model::{
     Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, Conversation,
     DisplayName, Emoji, Message, MessageBody, Person, PresenceStatus, Reaction, Timestamp, Unread,
-    UserInfo, CONVERSATION_PREFIX, HISTORY_LEN,
+    UserId, UserInfo, HISTORY_LEN,
 };
 use app::protocol::{frame, ServerFrame};
 use axum::body::Bytes;
@@ -45,6 +45,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::access::{self, Room};
 use crate::cluster;
 use crate::files::{Content, FileError, FileLimits, Files};
 use crate::identity::{SessionToken, TokenHash};
@@ -107,49 +108,38 @@ pub enum HubError {
     NoSuchUser(String),
     #[error("channel names starting with \"dm:\" are kept for private conversations")]
     Reserved,
+    #[error("client_id {0} was already used for a message in another channel")]
+    ClientIdReused(String),
 }
 
-/// The channel of the private conversation between `a` and `b`.
-fn conversation_name(a: Uuid, b: Uuid) -> Option<ChannelName> {
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    ChannelName::parse(&format!(
-        "{CONVERSATION_PREFIX}{}:{}",
-        low.simple(),
-        high.simple()
-    ))
-    .ok()
-}
-
-/// Whether `user` may see the channel with key `key`: every channel, but a
-/// conversation only its two participants.
-fn may_see(key: &str, user: Uuid) -> bool {
-    !key.starts_with(CONVERSATION_PREFIX) || key.contains(&user.simple().to_string())
-}
-
-/// `channel` as `user` may see it: someone else's conversation reads as a
-/// channel that does not exist.
-fn visible<'c>(
+/// The channel `name` as `viewer` (`None`: nobody signed in) may see it,
+/// with its key: the one door to a channel's contents. Whether the viewer
+/// may is decided on the normalized key (`access::Room`), so no spelling
+/// of a name gets past it; someone else's conversation reads as a channel
+/// that does not exist.
+fn door<'c>(
     channels: &'c HashMap<String, ChannelState>,
-    user: Uuid,
-    channel: &ChannelName,
-) -> Result<&'c ChannelState, HubError> {
-    let key = channel.key();
-    channels
-        .get(&key)
-        .filter(|_| may_see(&key, user))
-        .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))
+    viewer: Option<UserId>,
+    name: &ChannelName,
+) -> Result<(String, &'c ChannelState), HubError> {
+    let key = name.key();
+    match channels.get(&key) {
+        Some(room) if Room::of_key(&key).may_see(viewer) => Ok((key, room)),
+        _ => Err(HubError::UnknownChannel(name.to_string())),
+    }
 }
 
-fn visible_mut<'c>(
+/// `door`, for a change to the channel.
+fn door_mut<'c>(
     channels: &'c mut HashMap<String, ChannelState>,
-    user: Uuid,
-    channel: &ChannelName,
-) -> Result<&'c mut ChannelState, HubError> {
-    let key = channel.key();
-    channels
-        .get_mut(&key)
-        .filter(|_| may_see(&key, user))
-        .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))
+    viewer: Option<UserId>,
+    name: &ChannelName,
+) -> Result<(String, &'c mut ChannelState), HubError> {
+    let key = name.key();
+    match channels.get_mut(&key) {
+        Some(room) if Room::of_key(&key).may_see(viewer) => Ok((key, room)),
+        _ => Err(HubError::UnknownChannel(name.to_string())),
+    }
 }
 
 /// A channel event, with its frame serialized once. `seq` 0 marks an
@@ -337,6 +327,8 @@ struct State {
     presence: HashMap<Uuid, Connections>,
     /// With Redis: other servers' connection counts, by server.
     remote_presence: HashMap<Uuid, RemotePresence>,
+    /// The channel key of every file attached to a message in a ring.
+    file_channels: HashMap<AttachmentId, String>,
 }
 
 /// Another server's connection counts, as its last notices said.
@@ -428,7 +420,7 @@ impl User {
     fn new(id: Uuid, name: DisplayName, joined_at: Timestamp) -> Self {
         Self {
             info: UserInfo {
-                user_id: id.to_string(),
+                user_id: UserId::from_uuid(id),
                 display_name: name,
             },
             sends: RecentSends::default(),
@@ -446,15 +438,17 @@ struct RecentSends {
     next_position: u64,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Sent {
+    /// The channel it went to: a retry naming another channel is no retry.
+    key: String,
     seq: u64,
     ticket: Ticket,
 }
 
 impl RecentSends {
-    fn get(&self, id: &ClientId) -> Option<Sent> {
-        self.seqs.get(id).copied()
+    fn get(&self, id: &ClientId) -> Option<&Sent> {
+        self.seqs.get(id)
     }
 
     /// Remembers a send; returns its position (for the store).
@@ -534,7 +528,7 @@ impl ChannelState {
         seq: u64,
         change: Change,
         event_log: usize,
-        files: &Files,
+        files: &mut Attached<'_>,
     ) -> Option<Arc<Event>> {
         let channel = self.info.name.clone();
         let id = change.id();
@@ -547,6 +541,7 @@ impl ChannelState {
         };
         let event = match change {
             Change::Posted(message) => {
+                files.add(&self.info.name, &message);
                 let held = Held::new(message);
                 let event = held.current.clone();
                 self.ring.push_back(held);
@@ -554,7 +549,7 @@ impl ChannelState {
                     if let Some(gone) = self.ring.pop_front() {
                         // Its events are of no use to anyone resuming now.
                         self.log_floor = self.log_floor.max(gone.message.seq);
-                        files.remove(gone.message.attachments.iter().map(|a| &a.id));
+                        files.remove(&gone.message);
                     }
                 }
                 event
@@ -582,7 +577,7 @@ impl ChannelState {
             Change::Deleted { id } => {
                 let at = self.ring.iter().position(|h| h.message.seq == id)?;
                 if let Some(gone) = self.ring.remove(at) {
-                    files.remove(gone.message.attachments.iter().map(|a| &a.id));
+                    files.remove(&gone.message);
                 }
                 // Nobody resuming is sent what was deleted, only that it was.
                 self.log.retain(|e| e.id != id);
@@ -618,6 +613,35 @@ impl ChannelState {
             self.log.pop_front();
         }
         Some(event)
+    }
+}
+
+/// The files of the messages in the rings: their bytes, and the channel
+/// each file's message is in (what the door judges a download by).
+struct Attached<'a> {
+    files: &'a Files,
+    channels: &'a mut HashMap<AttachmentId, String>,
+}
+
+impl Attached<'_> {
+    /// `message` entered the ring of channel `name`.
+    fn add(&mut self, name: &ChannelName, message: &Message) {
+        if message.attachments.is_empty() {
+            return;
+        }
+        let key = name.key();
+        for file in &message.attachments {
+            self.channels.insert(file.id.clone(), key.clone());
+        }
+    }
+
+    /// `message` left its ring: its files go.
+    fn remove(&mut self, message: &Message) {
+        for file in &message.attachments {
+            self.channels.remove(&file.id);
+        }
+        self.files
+            .remove(message.attachments.iter().map(|file| &file.id));
     }
 }
 
@@ -667,8 +691,9 @@ fn user_named<'s>(
     }
 }
 
-fn user_id(user: &UserInfo) -> Result<Uuid, HubError> {
-    user.user_id.parse().map_err(|_| HubError::UnknownUser)
+/// The hub's key for a user (their id as a plain UUID).
+fn uid(user: &UserInfo) -> Uuid {
+    user.user_id.as_uuid()
 }
 
 /// A typing notice for `room`'s viewers: `seq` 0, never stored.
@@ -829,6 +854,7 @@ impl Hub {
                     let sender = state.users.get_mut(&send.user);
                     if let (Some(sender), Some(client_id)) = (sender, &message.client_id) {
                         let sent = Sent {
+                            key: key.clone(),
                             seq: *seq,
                             ticket: Ticket(0),
                         };
@@ -850,6 +876,7 @@ impl Hub {
         state.sessions.clear();
         state.channels.clear();
         state.order.clear();
+        state.file_channels.clear();
         for entry in snapshot.entries.iter().chain(&snapshot.reads) {
             self.adopt(state, entry);
         }
@@ -865,10 +892,14 @@ impl Hub {
             // Resuming from before the retained events means a reset.
             room.log_floor = first - 1;
             room.committed = first - 1;
+            let mut files = Attached {
+                files: &self.shared.files,
+                channels: &mut state.file_channels,
+            };
             for entry in channel.events {
                 if let Entry::Event { seq, change, .. } = entry {
                     room.committed = seq;
-                    room.apply(seq, change, event_log, &self.shared.files);
+                    room.apply(seq, change, event_log, &mut files);
                 }
             }
             room.head = room.committed.max(channel.head);
@@ -901,10 +932,15 @@ impl Hub {
             room.log_floor = head;
             {
                 let lookup = user_named(&state.names, &state.users);
+                let mut files = Attached {
+                    files: &self.shared.files,
+                    channels: &mut state.file_channels,
+                };
                 room.ring.extend(messages.into_iter().map(|mut message| {
                     let Rendered { html, mentions } =
                         markup::render(message.body.as_str(), &lookup);
                     (message.html, message.mentions) = (html, mentions);
+                    files.add(&room.info.name, &message);
                     Held::new(message)
                 }));
             }
@@ -916,12 +952,13 @@ impl Hub {
             state.order.push(key.clone());
             state.channels.insert(key, room);
         }
-        for (user, client_id, _key, seq, position) in snapshot.sends {
+        for (user, client_id, key, seq, position) in snapshot.sends {
             if let Some(user) = state.users.get_mut(&user) {
                 user.sends.next_position = position;
                 user.sends.remember(
                     client_id,
                     Sent {
+                        key,
                         seq,
                         ticket: Ticket(0),
                     },
@@ -989,15 +1026,18 @@ impl Hub {
                     let event_log = self.shared.limits.event_log;
                     if let Some(room) = state.channels.get_mut(&key) {
                         room.committed = room.committed.max(seq);
-                        if let Some(event) = room.apply(seq, change, event_log, &self.shared.files)
-                        {
+                        let mut files = Attached {
+                            files: &self.shared.files,
+                            channels: &mut state.file_channels,
+                        };
+                        if let Some(event) = room.apply(seq, change, event_log, &mut files) {
                             // No receivers is fine: nobody is viewing.
                             let _ = room.live.send(event);
                         }
                     }
                 }
                 // Only channels are announced; conversations are private.
-                Entry::Channel { channel, .. } if !channel.name.is_conversation() => {
+                Entry::Channel { key, channel, .. } if Room::of_key(&key) == Room::Public => {
                     let frame = ServerFrame::ChannelCreated(frame::ChannelCreated { channel });
                     let _ = self.shared.lobby.send(frame.to_json().into());
                 }
@@ -1165,7 +1205,7 @@ impl Hub {
         by: &UserInfo,
         name: ChannelName,
     ) -> Result<(Channel, Ticket), HubError> {
-        if name.key().starts_with(CONVERSATION_PREFIX) {
+        if Room::of_key(&name.key()) != Room::Public {
             return Err(HubError::Reserved);
         }
         self.add_channel(by, name)
@@ -1178,14 +1218,15 @@ impl Hub {
         user: &UserInfo,
         with: &DisplayName,
     ) -> Result<(Channel, Ticket), HubError> {
-        let me: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let me = uid(user);
         let other = self
             .state()
             .names
             .get(&with.key())
             .copied()
             .ok_or_else(|| HubError::NoSuchUser(with.to_string()))?;
-        let name = conversation_name(me, other).ok_or(HubError::UnknownUser)?;
+        let name = ChannelName::parse(&access::conversation_key(me, other))
+            .map_err(|_| HubError::UnknownUser)?;
         if let Some(room) = self.state().channels.get(&name.key()) {
             return Ok((room.info.clone(), Ticket(0)));
         }
@@ -1203,36 +1244,37 @@ impl Hub {
         }
     }
 
+    /// `user`'s conversation with the user named `with`, if started.
+    pub fn find_conversation(
+        &self,
+        user: &UserInfo,
+        with: &DisplayName,
+    ) -> Result<Option<Channel>, HubError> {
+        let state = self.state();
+        let other = state
+            .names
+            .get(&with.key())
+            .ok_or_else(|| HubError::NoSuchUser(with.to_string()))?;
+        let key = access::conversation_key(uid(user), *other);
+        Ok(state.channels.get(&key).map(|room| room.info.clone()))
+    }
+
     /// `user`'s private conversations, oldest first.
     pub fn conversations(&self, user: &UserInfo) -> Vec<Conversation> {
-        let Ok(me) = user.user_id.parse::<Uuid>() else {
-            return Vec::new();
-        };
         let state = self.state();
-        let mine = me.simple().to_string();
         state
             .order
             .iter()
-            .filter(|key| key.starts_with(CONVERSATION_PREFIX) && key.contains(&mine))
             .filter_map(|key| {
+                let other = Room::of_key(key).other_than(user.user_id)?;
                 let room = state.channels.get(key)?;
-                let ids = key.strip_prefix(CONVERSATION_PREFIX)?;
-                let other = ids.split(':').find(|id| *id != mine).unwrap_or(&mine);
-                let other: Uuid = other.parse().ok()?;
-                let with = state.users.get(&other)?.info.display_name.clone();
+                let with = state.users.get(&other.as_uuid())?.info.display_name.clone();
                 Some(Conversation {
                     channel: room.info.name.clone(),
                     with,
                 })
             })
             .collect()
-    }
-
-    /// Whether `user` may view `channel` (a conversation: only its two).
-    pub fn may_see(&self, user: &UserInfo, channel: &ChannelName) -> bool {
-        user.user_id
-            .parse::<Uuid>()
-            .is_ok_and(|id| may_see(&channel.key(), id))
     }
 
     fn add_channel(&self, by: &UserInfo, name: ChannelName) -> Result<(Channel, Ticket), HubError> {
@@ -1281,7 +1323,7 @@ impl Hub {
         state
             .order
             .iter()
-            .filter(|key| !key.starts_with(CONVERSATION_PREFIX))
+            .filter(|key| Room::of_key(key) == Room::Public)
             .filter_map(|key| state.channels.get(key))
             .map(|c| c.info.clone())
             .collect()
@@ -1292,13 +1334,16 @@ impl Hub {
         self.people().into_iter().map(|p| p.name).collect()
     }
 
-    pub fn history(&self, name: &ChannelName) -> Result<ChannelHistory, HubError> {
+    /// `name`'s recent history, as `viewer` (`None`: nobody signed in) may
+    /// see it.
+    pub fn history(
+        &self,
+        viewer: Option<&UserInfo>,
+        name: &ChannelName,
+    ) -> Result<ChannelHistory, HubError> {
         let state = self.state();
-        state
-            .channels
-            .get(&name.key())
-            .map(ChannelState::history)
-            .ok_or_else(|| HubError::UnknownChannel(name.to_string()))
+        let (_, room) = door(&state.channels, viewer.map(|v| v.user_id), name)?;
+        Ok(room.history())
     }
 
     /// Stores a message from `user` (idempotent per `client_id`); viewers
@@ -1312,7 +1357,7 @@ impl Hub {
         attachments: Vec<AttachmentId>,
         checked: Option<Vec<Attachment>>,
     ) -> Result<Posted, HubError> {
-        let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let user_id = uid(user);
         let window = self.shared.limits.idempotency_window;
         // Rendered before taking the lock for the post: Markdown and the
         // sanitizer are the costliest part of a send, and only the name
@@ -1325,18 +1370,23 @@ impl Hub {
         let mut guard = self.state();
         let state = &mut *guard;
         let sender = state.users.get(&user_id).ok_or(HubError::UnknownUser)?;
-        if let Some(sent) = sender.sends.get(&client_id) {
+        let remembered = sender.sends.get(&client_id).cloned();
+        let author = sender.info.display_name.clone();
+        let send_position = sender.sends.next_position;
+        let replicated = self.replicated();
+        // Through the door first: a retry is answered only for a channel
+        // its sender may see, and only for the channel it went to.
+        let (key, room) = door_mut(&mut state.channels, Some(user.user_id), channel)?;
+        if let Some(sent) = remembered {
+            if sent.key != key {
+                return Err(HubError::ClientIdReused(client_id.to_string()));
+            }
             return Ok(Posted {
                 seq: sent.seq,
                 stored: false,
                 ticket: sent.ticket,
             });
         }
-        let author = sender.info.display_name.clone();
-        let send_position = sender.sends.next_position;
-        let key = channel.key();
-        let replicated = self.replicated();
-        let room = visible_mut(&mut state.channels, user_id, channel)?;
         // A replica learns the seq from Redis (`settled`).
         let seq = if replicated { 0 } else { room.head + 1 };
         // With Redis, `attachments_for` found them there (and Redis claims
@@ -1397,7 +1447,7 @@ impl Hub {
         if let Some(sender) = state.users.get_mut(&user_id) {
             sender
                 .sends
-                .remember(client_id, Sent { seq, ticket }, window);
+                .remember(client_id, Sent { key, seq, ticket }, window);
         }
         Ok(Posted {
             seq,
@@ -1414,7 +1464,7 @@ impl Hub {
         id: u64,
         body: MessageBody,
     ) -> Result<Ticket, HubError> {
-        self.change(user_id(user)?, channel, id, |held, lookup| {
+        self.change(user.user_id, channel, id, |held, lookup| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("edit"));
             }
@@ -1435,7 +1485,7 @@ impl Hub {
         channel: &ChannelName,
         id: u64,
     ) -> Result<Ticket, HubError> {
-        self.change(user_id(user)?, channel, id, |held, _| {
+        self.change(user.user_id, channel, id, |held, _| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("delete"));
             }
@@ -1453,7 +1503,7 @@ impl Hub {
         emoji: Emoji,
         add: bool,
     ) -> Result<Ticket, HubError> {
-        self.change(user_id(user)?, channel, id, |held, _| {
+        self.change(user.user_id, channel, id, |held, _| {
             let has = held
                 .message
                 .reactions
@@ -1472,15 +1522,14 @@ impl Hub {
     /// message as committed) allows it and finds something to change.
     fn change(
         &self,
-        user: Uuid,
+        user: UserId,
         channel: &ChannelName,
         id: u64,
         decide: impl FnOnce(&Held, &UserNamed<'_>) -> Result<Option<Change>, HubError>,
     ) -> Result<Ticket, HubError> {
         let mut guard = self.state();
         let state = &mut *guard;
-        let key = channel.key();
-        let room = visible(&state.channels, user, channel)?;
+        let (key, room) = door(&state.channels, Some(user), channel)?;
         let held = room.held(id).ok_or(HubError::UnknownMessage(id))?;
         let Some(change) = decide(held, &user_named(&state.names, &state.users))? else {
             return Ok(Ticket(0));
@@ -1520,7 +1569,7 @@ impl Hub {
         name: &str,
         bytes: Bytes,
     ) -> Result<Attachment, HubError> {
-        let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
+        let user_id = uid(user);
         let Some(link) = self.shared.cluster.get() else {
             return Ok(self.shared.files.store(user_id, name, bytes)?);
         };
@@ -1543,12 +1592,25 @@ impl Hub {
             return Ok(None);
         };
         self.shared.files.check_claim(ids)?;
-        let user_id: Uuid = user.user_id.parse().map_err(|_| HubError::UnknownUser)?;
-        Ok(Some(link.pending_files(user_id, ids).await?))
+        Ok(Some(link.pending_files(uid(user), ids).await?))
     }
 
-    /// An attached file, to serve.
-    pub async fn file(&self, id: &AttachmentId) -> Option<(Attachment, Content)> {
+    /// An attached file, to serve to `viewer` (`None`: nobody signed in)
+    /// if they may see the channel its message is in; `None` for a file
+    /// that is no message's (yet, or any more) as for one they may not see.
+    pub async fn file(
+        &self,
+        viewer: Option<&UserInfo>,
+        id: &AttachmentId,
+    ) -> Option<(Attachment, Content)> {
+        let allowed = {
+            let state = self.state();
+            let key = state.file_channels.get(id)?;
+            Room::of_key(key).may_see(viewer.map(|v| v.user_id))
+        };
+        if !allowed {
+            return None;
+        }
         match self.shared.cluster.get() {
             None => self.shared.files.get(id),
             Some(link) => {
@@ -1565,12 +1627,14 @@ impl Hub {
     /// Starts viewing a channel: the events after `after` (all held ones
     /// when `None`, or a reset plus all held ones when `after` is no longer
     /// held) and a live receiver continuing exactly after them.
-    pub fn join(&self, channel: &ChannelName, after: Option<u64>) -> Result<Joined, HubError> {
+    pub fn join(
+        &self,
+        viewer: &UserInfo,
+        channel: &ChannelName,
+        after: Option<u64>,
+    ) -> Result<Joined, HubError> {
         let state = self.state();
-        let room = state
-            .channels
-            .get(&channel.key())
-            .ok_or_else(|| HubError::UnknownChannel(channel.to_string()))?;
+        let (_, room) = door(&state.channels, Some(viewer.user_id), channel)?;
         let (reset, backlog) = match after.map(|a| room.events_after(a)) {
             Some(Some(events)) => (false, events),
             Some(None) => (true, room.current()),
@@ -1597,7 +1661,7 @@ impl Hub {
 
     /// Counts a connection of `user` until the returned guard is dropped.
     pub fn connect(&self, user: &UserInfo) -> Option<Online> {
-        let id: Uuid = user.user_id.parse().ok()?;
+        let id = uid(user);
         self.update_presence(id, &user.display_name, |c| c.open += 1);
         Some(Online {
             hub: self.clone(),
@@ -1720,11 +1784,11 @@ impl Hub {
         channel: &ChannelName,
         seq: u64,
     ) -> Result<(), HubError> {
-        let id = user_id(user)?;
+        let id = uid(user);
         let mut guard = self.state();
         let state = &mut *guard;
-        let key = channel.key();
-        let head = visible(&state.channels, id, channel)?.committed;
+        let (key, room) = door(&state.channels, Some(user.user_id), channel)?;
+        let head = room.committed;
         let seq = seq.min(head);
         let reader = state.users.get(&id).ok_or(HubError::UnknownUser)?;
         if reader.last_read.get(&key).is_some_and(|&at| at >= seq) {
@@ -1751,9 +1815,7 @@ impl Hub {
     /// messages by others after their read position (and since they
     /// joined), and how many mention them.
     pub fn unread(&self, user: &UserInfo) -> Vec<Unread> {
-        let Ok(id) = user.user_id.parse::<Uuid>() else {
-            return Vec::new();
-        };
+        let id = uid(user);
         let state = self.state();
         let Some(reader) = state.users.get(&id) else {
             return Vec::new();
@@ -1762,7 +1824,7 @@ impl Hub {
         state
             .order
             .iter()
-            .filter(|key| may_see(key, id))
+            .filter(|key| Room::of_key(key).may_see(Some(user.user_id)))
             .filter_map(|key| {
                 let room = state.channels.get(key)?;
                 let last_read = reader.last_read.get(key).copied().unwrap_or(0);
@@ -1807,9 +1869,8 @@ impl Hub {
     /// Tells `channel`'s viewers that `user` is typing. Not an event: no
     /// `seq`, not stored, not replayed (`seq` 0 marks it for sessions).
     pub fn typing(&self, user: &UserInfo, channel: &ChannelName) -> Result<(), HubError> {
-        let id = user_id(user)?;
         let state = self.state();
-        let room = visible(&state.channels, id, channel)?;
+        let (_, room) = door(&state.channels, Some(user.user_id), channel)?;
         let _ = room
             .live
             .send(typing_event(room, user.display_name.clone()));
@@ -1891,7 +1952,7 @@ mod tests {
         let retry = post(&hub, &user, &channel, "c1");
         assert_eq!((first.seq, first.stored), (1, true));
         assert_eq!((retry.seq, retry.stored), (1, false));
-        assert_eq!(hub.history(&channel).unwrap().messages.len(), 1);
+        assert_eq!(hub.history(None, &channel).unwrap().messages.len(), 1);
     }
 
     #[test]
@@ -1900,7 +1961,7 @@ mod tests {
         for i in 0..150 {
             post(&hub, &user, &channel, &format!("c{i}"));
         }
-        let history = hub.history(&channel).unwrap();
+        let history = hub.history(None, &channel).unwrap();
         assert_eq!(history.head, 150);
         let seqs: Vec<u64> = history.messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
@@ -1912,13 +1973,13 @@ mod tests {
         for i in 0..150 {
             post(&hub, &user, &channel, &format!("c{i}"));
         }
-        let joined = hub.join(&channel, Some(10)).unwrap();
+        let joined = hub.join(&user, &channel, Some(10)).unwrap();
         assert!(joined.reset);
         assert_eq!(joined.backlog.len(), 100);
-        let joined = hub.join(&channel, Some(50)).unwrap();
+        let joined = hub.join(&user, &channel, Some(50)).unwrap();
         assert!(!joined.reset);
         assert_eq!(joined.backlog.len(), 100);
-        let joined = hub.join(&channel, Some(999)).unwrap();
+        let joined = hub.join(&user, &channel, Some(999)).unwrap();
         assert!(joined.reset, "a point from the future is not trusted");
     }
 
@@ -1926,7 +1987,7 @@ mod tests {
     fn the_live_receiver_continues_exactly_after_the_backlog() {
         let (hub, user, channel) = hub_with("general");
         post(&hub, &user, &channel, "a");
-        let mut joined = hub.join(&channel, Some(0)).unwrap();
+        let mut joined = hub.join(&user, &channel, Some(0)).unwrap();
         post(&hub, &user, &channel, "b");
         assert_eq!(
             joined.backlog.iter().map(|e| e.seq).collect::<Vec<_>>(),
@@ -1977,7 +2038,7 @@ mod tests {
         hub.react(&bob, &channel, id, thumbs(), true).unwrap();
         hub.react(&bob, &channel, id, thumbs(), true).unwrap();
         hub.react(&alice, &channel, id, thumbs(), true).unwrap();
-        let history = hub.history(&channel).unwrap();
+        let history = hub.history(None, &channel).unwrap();
         let message = &history.messages[0];
         assert_eq!(message.body.as_str(), "**changed**");
         assert_eq!(message.html, "<p><strong>changed</strong></p>\n");
@@ -1993,7 +2054,7 @@ mod tests {
             "post, edit, two reactions: the repeated add is no event"
         );
         hub.delete(&alice, &channel, id).unwrap();
-        assert!(hub.history(&channel).unwrap().messages.is_empty());
+        assert!(hub.history(None, &channel).unwrap().messages.is_empty());
         assert_eq!(
             hub.react(&bob, &channel, id, thumbs(), false),
             Err(HubError::UnknownMessage(id))
@@ -2012,7 +2073,7 @@ mod tests {
         )
         .unwrap();
         hub.delete(&user, &channel, id).unwrap();
-        let joined = hub.join(&channel, Some(0)).unwrap();
+        let joined = hub.join(&user, &channel, Some(0)).unwrap();
         assert!(!joined.reset);
         let frames: Vec<&str> = joined.backlog.iter().map(|e| e.frame.as_str()).collect();
         assert_eq!(frames.len(), 1, "{frames:?}");
@@ -2042,7 +2103,7 @@ mod tests {
             let mut view: Vec<Message> = Vec::new();
             let mut last = 0u64;
             let resume = |view: &mut Vec<Message>, last: &mut u64| -> Result<(), TestCaseError> {
-                let joined = hub.join(&channel, Some(*last)).unwrap();
+                let joined = hub.join(&user, &channel, Some(*last)).unwrap();
                 if joined.reset { view.clear(); }
                 let mut previous = if joined.reset { 0 } else { *last };
                 for e in &joined.backlog {
@@ -2102,7 +2163,7 @@ mod tests {
                 }
             }
             resume(&mut view, &mut last)?;
-            let fresh = hub.history(&channel).unwrap().messages;
+            let fresh = hub.history(None, &channel).unwrap().messages;
             prop_assert_eq!(fresh.iter().map(|m| m.seq).collect::<Vec<_>>(), Vec::from(expected.held.clone()));
             let recent: Vec<Message> = view.into_iter().filter(|m| m.seq > expected.newest_trimmed).collect();
             prop_assert_eq!(recent, fresh);

@@ -1,6 +1,7 @@
 //! `server`: the Flack server, an axum app that serves the Leptos pages and
 //! server functions, the `/ws` WebSocket and the built site.
 //!
+//! - `access`: who may see which channel (the one door to private things);
 //! - `config`: the command line; every limit is a flag;
 //! - `cluster`: several servers sharing the chat through Redis (`--redis-url`);
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
@@ -20,6 +21,7 @@
 //! Invariant: only the hub mutates chat state; everything else holds a
 //! `Hub` handle and calls it without holding any lock across `.await`.
 
+pub mod access;
 pub mod attachments;
 pub mod backend;
 pub mod cluster;

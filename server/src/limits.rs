@@ -10,6 +10,7 @@
 //! a session that ends in any way gives its slot back.
 
 use crate::config::Config;
+use app::model::UserId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use std::collections::HashMap;
@@ -38,8 +39,8 @@ pub enum ConnectionRefused {
 }
 
 pub struct Limits {
-    messages: Option<DefaultKeyedRateLimiter<String>>,
-    channels: Option<DefaultKeyedRateLimiter<String>>,
+    messages: Option<DefaultKeyedRateLimiter<UserId>>,
+    channels: Option<DefaultKeyedRateLimiter<UserId>>,
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
     frames: Option<Quota>,
     invalid_frames: Option<Quota>,
@@ -109,13 +110,13 @@ impl Limits {
     }
 
     /// May this user post a message now? `Err` says how long to wait.
-    pub fn check_message(&self, user_id: &str) -> Result<(), Duration> {
-        check(&self.messages, &user_id.to_owned())
+    pub fn check_message(&self, user: UserId) -> Result<(), Duration> {
+        check(&self.messages, &user)
     }
 
     /// May this user create a channel now?
-    pub fn check_channel(&self, user_id: &str) -> Result<(), Duration> {
-        check(&self.channels, &user_id.to_owned())
+    pub fn check_channel(&self, user: UserId) -> Result<(), Duration> {
+        check(&self.channels, &user)
     }
 
     /// May this address register now?
@@ -186,22 +187,24 @@ mod tests {
     #[test]
     fn a_burst_is_allowed_then_the_rate_applies_with_a_retry_time() {
         let limits = limits(&["--message-rate", "1", "--message-burst", "3"]);
+        let (alice, bob) = (UserId::random(), UserId::random());
         for _ in 0..3 {
-            assert!(limits.check_message("alice").is_ok());
+            assert!(limits.check_message(alice).is_ok());
         }
-        let wait = limits.check_message("alice").unwrap_err();
+        let wait = limits.check_message(alice).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(limits.check_message("bob").is_ok(), "limits are per user");
+        assert!(limits.check_message(bob).is_ok(), "limits are per user");
     }
 
     #[test]
     fn a_rate_of_zero_means_unlimited() {
         let limits = limits(&["--message-rate", "0"]);
+        let alice = UserId::random();
         for _ in 0..10_000 {
-            assert!(limits.check_message("alice").is_ok());
+            assert!(limits.check_message(alice).is_ok());
         }
     }
 

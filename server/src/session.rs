@@ -361,22 +361,18 @@ where
                 {
                     return Ok(());
                 }
-                self.last_typing = Some(Instant::now());
                 match self.hub.typing(&self.user, &channel) {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        self.last_typing = Some(Instant::now());
+                        Ok(())
+                    }
                     Err(err) => {
                         self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
                             .await
                     }
                 }
             }
-            // A conversation is invisible to anyone but its two: as unknown.
-            ClientFrame::Join { channel, .. } if !self.hub.may_see(&self.user, &channel) => {
-                let err = HubError::UnknownChannel(channel.to_string());
-                self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
-                    .await
-            }
-            ClientFrame::Join { channel, after } => match self.hub.join(&channel, after) {
+            ClientFrame::Join { channel, after } => match self.hub.join(&self.user, &channel, after) {
                 Ok(joined) => self.start_viewing(joined).await,
                 Err(err) => {
                     self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
@@ -422,7 +418,7 @@ where
         id: u64,
         act: impl FnOnce(&Hub, &ChannelName) -> Result<crate::hub::Ticket, HubError>,
     ) -> Result<(), Ended> {
-        let mut refusal = match self.limits.check_message(&self.user.user_id) {
+        let mut refusal = match self.limits.check_message(self.user.user_id) {
             Err(wait) => throttled("you are changing messages too fast; slow down", wait),
             Ok(()) => match act(&self.hub, &channel) {
                 Ok(_) => return Ok(()),
@@ -445,7 +441,7 @@ where
         attachments: Vec<AttachmentId>,
     ) -> Result<(), Ended> {
         let received = Instant::now();
-        let refusal = match self.limits.check_message(&self.user.user_id) {
+        let refusal = match self.limits.check_message(self.user.user_id) {
             Err(wait) => throttled("you are sending messages too fast; slow down", wait),
             Ok(()) => {
                 let posted = match self.hub.attachments_for(&self.user, &attachments).await {
@@ -634,7 +630,7 @@ where
             return Ok(());
         };
         let (channel, after) = (viewing.channel.clone(), viewing.last_seq);
-        match self.hub.join(&channel, Some(after)) {
+        match self.hub.join(&self.user, &channel, Some(after)) {
             Ok(joined) => self.start_viewing(joined).await,
             Err(_) => {
                 self.viewing = None;
@@ -710,6 +706,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
         HubError::Reserved => ErrorCode::InvalidFrame,
+        HubError::ClientIdReused(_) => ErrorCode::ClientIdReused,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal
         }

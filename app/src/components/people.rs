@@ -1,12 +1,31 @@
 //! "People": everyone, live, marked online, away or offline (a text label
-//! for screen readers, a dot for the eye); each name opens a private
-//! conversation. Online first, then away, then
-//! offline, each by name.
+//! for screen readers, a dot for the eye); clicking a name opens (starts
+//! if need be) the private conversation with that person. Online first,
+//! then away, then offline, each by name.
 
-use crate::model::{lowercase, Person, PresenceStatus};
+use crate::model::{lowercase, DisplayName, Person, PresenceStatus};
 use crate::state::Chat;
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+/// Clicking a person opens the conversation with them: the click is the
+/// visitor's own action, so it may start one (a same-origin POST), then
+/// the page shows it. A visit to `/dm/<name>` alone starts nothing.
+fn open_with(name: DisplayName) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    let navigate = use_navigate();
+    let chat = Chat::expect();
+    move |ev| {
+        ev.prevent_default();
+        let (name, navigate) = (name.clone(), navigate.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(err) = crate::api::open_conversation(name.to_string()).await {
+                chat.notice.set(Some(err.message));
+            }
+            chat.refresh_unread();
+            navigate(&name.conversation_path(), Default::default());
+        });
+    }
+}
 
 fn rank(status: PresenceStatus) -> u8 {
     match status {
@@ -31,16 +50,17 @@ pub fn People() -> impl IntoView {
                 <For
                     each=sorted
                     key=|p| p.clone()
-                    children=|Person { name, status }| {
+                    children=move |Person { name, status }| {
                         let label = status.label();
                         let href = name.conversation_path();
                         let shown = name.to_string();
+                        let open = open_with(name.clone());
                         view! {
                             <li class=format!("person {label}") title=format!("{name} is {label}")>
                                 <span class="presence-dot" aria-hidden="true"></span>
-                                <A href=href>
+                                <a href=href on:click=open>
                                     <span class="person-name">{shown}</span>
-                                </A>
+                                </a>
                                 <span class="presence-label">{format!(", {label}")}</span>
                             </li>
                         }
