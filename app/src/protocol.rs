@@ -602,7 +602,8 @@ mod tests {
         vec![
             ServerFrame::Welcome(frame::Welcome {
                 user: UserInfo {
-                    user_id: crate::model::UserId::parse("0c6a3e1e-5d2b-4f7e-9a41-3f0d8b2c7e11").unwrap(),
+                    user_id: crate::model::UserId::parse("0c6a3e1e-5d2b-4f7e-9a41-3f0d8b2c7e11")
+                        .unwrap(),
                     display_name: bob.clone(),
                 },
                 server_id: "s-1".into(),

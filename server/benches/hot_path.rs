@@ -64,7 +64,7 @@ fn fan_out(c: &mut Criterion) {
     for viewers in [10usize, 100, 1000] {
         let (hub, user, channel) = hub_with_channel();
         let mut receivers: Vec<_> = (0..viewers)
-            .map(|_| hub.join(&channel, None).unwrap().live)
+            .map(|_| hub.join(&user, &channel, None).unwrap().live)
             .collect();
         let body = MessageBody::parse("hello").unwrap();
         let mut n = 0u64;

@@ -372,13 +372,15 @@ where
                     }
                 }
             }
-            ClientFrame::Join { channel, after } => match self.hub.join(&self.user, &channel, after) {
-                Ok(joined) => self.start_viewing(joined).await,
-                Err(err) => {
-                    self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
-                        .await
+            ClientFrame::Join { channel, after } => {
+                match self.hub.join(&self.user, &channel, after) {
+                    Ok(joined) => self.start_viewing(joined).await,
+                    Err(err) => {
+                        self.send_frame(&ServerFrame::Error(refused_in(&err, &channel)))
+                            .await
+                    }
                 }
-            },
+            }
             ClientFrame::Send {
                 channel,
                 client_id,

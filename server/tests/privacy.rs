@@ -22,7 +22,13 @@ fn spellings(name: &str) -> Vec<String> {
         format!("Dm:{}", rest.to_uppercase()),
         name.chars()
             .enumerate()
-            .map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c })
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
             .collect(),
         format!("ｄｍ:{rest}"),
         format!("dm：{}", rest.replacen(':', "：", 1)),
@@ -131,10 +137,17 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
             assert!(!html.contains("plan.txt"), "{who}: the page of {spelling}");
         }
     }
-    assert_eq!(carol.get(&file).await.status(), 404, "a leaked link is no key");
+    assert_eq!(
+        carol.get(&file).await.status(),
+        404,
+        "a leaked link is no key"
+    );
     assert_eq!(nobody.get(&file).await.status(), 401);
     let carol_dm = carol.get("/dm/alice").await.text().await.unwrap();
-    assert!(!carol_dm.contains("secret"), "carol's own /dm/alice is not theirs");
+    assert!(
+        !carol_dm.contains("secret"),
+        "carol's own /dm/alice is not theirs"
+    );
     for (who, client) in [("carol", &carol), ("nobody", &nobody)] {
         let unread = client.post("unread", json!({})).await;
         let unread = unread.text().await.unwrap();
@@ -176,7 +189,10 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
         loop {
             let frame = ws.next_json().await;
             assert!(
-                !matches!(frame["type"].as_str(), Some("typing" | "message" | "edited" | "deleted" | "reactions")),
+                !matches!(
+                    frame["type"].as_str(),
+                    Some("typing" | "message" | "edited" | "deleted" | "reactions")
+                ),
                 "{who} heard from carol: {frame}"
             );
             if frame["type"] == "pong" {
@@ -185,7 +201,11 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
         }
     }
     assert_eq!(alice_sees(&alice, &name).await, before, "nothing changed");
-    assert_eq!(bob.history(&name.to_uppercase()).await, before, "bob, any spelling");
+    assert_eq!(
+        bob.history(&name.to_uppercase()).await,
+        before,
+        "bob, any spelling"
+    );
 }
 
 #[tokio::test]
@@ -219,7 +239,11 @@ async fn a_retried_client_id_is_acknowledged_only_for_the_channel_it_went_to() {
     assert_eq!(refused["code"], "client_id_reused", "{refused}");
     a.send_message("GENERAL", "once", "hello").await;
     let again = a.next_json().await;
-    assert_eq!((&again["type"], &again["seq"]), (&json!("ack"), &json!(1)), "{again}");
+    assert_eq!(
+        (&again["type"], &again["seq"]),
+        (&json!("ack"), &json!(1)),
+        "{again}"
+    );
     assert_eq!(alice.history("random").await["messages"], json!([]));
     assert_eq!(bob.history(&theirs).await["head"], 0);
     server.stop().await;
