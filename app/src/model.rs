@@ -46,6 +46,13 @@ pub enum InputError {
     NotAnAttachmentId { field: &'static str },
     #[error("a user id is a UUID")]
     NotAUserId,
+    #[error("{field} has no visible character")]
+    NothingVisible { field: &'static str },
+    #[error("{field} mixes {scripts}, whose letters can look alike; use one of them")]
+    MixedScripts {
+        field: &'static str,
+        scripts: String,
+    },
 }
 
 /// Characters that are invisible or reorder text. They let two names look the

@@ -40,7 +40,9 @@ impl From<HubError> for ApiError {
             },
             HubError::UnknownUser => ApiErrorCode::NotSignedIn,
             HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
-            HubError::Reserved | HubError::ClientIdReused(_) => ApiErrorCode::InvalidInput,
+            HubError::Reserved | HubError::ClientIdReused(_) | HubError::Invalid(_) => {
+                ApiErrorCode::InvalidInput
+            }
             HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())

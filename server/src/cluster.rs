@@ -25,8 +25,10 @@
 //! - Proposals settle in ticket order; nothing is acknowledged that Redis
 //!   refused or did not answer.
 
+use crate::access::Room;
 use crate::files::{FileError, PENDING_TTL};
 use crate::hub::{Change, HubError};
+use crate::names;
 use crate::store::Entry;
 use app::model::{Attachment, AttachmentId, DisplayName};
 use prometheus_client::metrics::counter::Counter;
@@ -81,8 +83,13 @@ if op == 'notice' then
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'n', json)
   return {'ok', n, 0}
 elseif op == 'user' then
+  -- ARGV[8]...: the name's skeletons; a name that looks like one is taken.
   local key, id, session = ARGV[5], ARGV[6], ARGV[7]
+  for i = 8, #ARGV do
+    if redis.call('HEXISTS', P .. 'name_skeletons', ARGV[i]) == 1 then return {'name_taken', 0, 0} end
+  end
   if redis.call('HSETNX', P .. 'names', key, id) == 0 then return {'name_taken', 0, 0} end
+  for i = 8, #ARGV do redis.call('HSET', P .. 'name_skeletons', ARGV[i], id) end
   redis.call('HSET', P .. 'users', id, json)
   redis.call('HSET', P .. 'sessions', session, json)
   return {'ok', append(0), 0}
@@ -90,8 +97,13 @@ elseif op == 'session' then
   redis.call('HSET', P .. 'sessions', ARGV[5], json)
   return {'ok', append(0), 0}
 elseif op == 'channel' then
+  -- ARGV[6]...: a public channel's skeletons (none for a conversation).
   local key = ARGV[5]
+  for i = 6, #ARGV do
+    if redis.call('HEXISTS', P .. 'channel_skeletons', ARGV[i]) == 1 then return {'channel_exists', 0, 0} end
+  end
   if redis.call('HSETNX', P .. 'channels', key, json) == 0 then return {'channel_exists', 0, 0} end
+  for i = 6, #ARGV do redis.call('HSET', P .. 'channel_skeletons', ARGV[i], key) end
   redis.call('RPUSH', P .. 'order', key)
   return {'ok', append(0), 0}
 elseif op == 'read' then
@@ -671,10 +683,24 @@ impl Link {
 fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
     match entry {
         Entry::User {
-            id, key, session, ..
-        } => ("user", vec![key.clone(), id.to_string(), session.to_hex()]),
+            id,
+            key,
+            session,
+            name,
+            ..
+        } => {
+            let mut args = vec![key.clone(), id.to_string(), session.to_hex()];
+            args.extend(names::skeletons(name.as_str()));
+            ("user", args)
+        }
         Entry::Session { hash, .. } => ("session", vec![hash.to_hex()]),
-        Entry::Channel { key, .. } => ("channel", vec![key.clone()]),
+        Entry::Channel { key, channel, .. } => {
+            let mut args = vec![key.clone()];
+            if Room::of_key(key) == Room::Public {
+                args.extend(names::skeletons(channel.name.as_str()));
+            }
+            ("channel", args)
+        }
         Entry::Read { user, key, seq } => {
             ("read", vec![user.to_string(), key.clone(), seq.to_string()])
         }

@@ -50,6 +50,7 @@ use crate::cluster;
 use crate::files::{Content, FileError, FileLimits, Files};
 use crate::identity::{SessionToken, TokenHash};
 use crate::markup::{self, Rendered};
+use crate::names;
 use crate::store::{self, Entry, Snapshot, StoreError};
 
 /// Limits the hub keeps; each is a command-line setting (see `config`).
@@ -110,6 +111,8 @@ pub enum HubError {
     Reserved,
     #[error("client_id {0} was already used for a message in another channel")]
     ClientIdReused(String),
+    #[error(transparent)]
+    Invalid(#[from] app::model::InputError),
 }
 
 /// The channel `name` as `viewer` (`None`: nobody signed in) may see it,
@@ -329,6 +332,10 @@ struct State {
     remote_presence: HashMap<Uuid, RemotePresence>,
     /// The channel key of every file attached to a message in a ring.
     file_channels: HashMap<AttachmentId, String>,
+    /// Users by the skeletons of their names (`names::skeletons`).
+    name_skeletons: HashMap<String, Uuid>,
+    /// Public channels' keys by the skeletons of their names.
+    channel_skeletons: HashMap<String, String>,
 }
 
 /// Another server's connection counts, as its last notices said.
@@ -338,6 +345,56 @@ struct RemotePresence {
 }
 
 impl State {
+    /// Takes note of user `id`'s name, under its key and its skeletons.
+    fn index_user(&mut self, id: Uuid, name: &DisplayName) {
+        self.names.insert(name.key(), id);
+        for skeleton in names::skeletons(name.as_str()) {
+            self.name_skeletons.entry(skeleton).or_insert(id);
+        }
+    }
+
+    /// The user whose name is `name` or looks like it.
+    fn user_named_like(&self, name: &DisplayName) -> Option<Uuid> {
+        let like = || {
+            names::skeletons(name.as_str())
+                .iter()
+                .find_map(|skeleton| self.name_skeletons.get(skeleton).copied())
+        };
+        self.names.get(&name.key()).copied().or_else(like)
+    }
+
+    /// Adds a channel (made now, or read back) under `key`.
+    fn add_channel(&mut self, key: String, channel: Channel, live_queue: usize) {
+        if Room::of_key(&key) == Room::Public {
+            for skeleton in names::skeletons(channel.name.as_str()) {
+                self.channel_skeletons
+                    .entry(skeleton)
+                    .or_insert(key.clone());
+            }
+        }
+        self.order.push(key.clone());
+        self.channels
+            .insert(key, ChannelState::new(channel, live_queue));
+    }
+
+    /// Takes back the channel just added under `key` (its change was refused).
+    fn remove_newest_channel(&mut self, key: &str) {
+        self.channels.remove(key);
+        self.order.pop();
+        self.channel_skeletons.retain(|_, of| of != key);
+    }
+
+    /// The channel named `name` or like it.
+    fn channel_named_like(&self, name: &ChannelName) -> Option<&ChannelState> {
+        let like = || {
+            names::skeletons(name.as_str())
+                .iter()
+                .find_map(|skeleton| self.channel_skeletons.get(skeleton))
+                .and_then(|key| self.channels.get(key))
+        };
+        self.channels.get(&name.key()).or_else(like)
+    }
+
     /// `user`'s connections on every server.
     fn connections(&self, user: Uuid) -> Connections {
         let mut all = self.presence.get(&user).copied().unwrap_or_default();
@@ -814,11 +871,11 @@ impl Hub {
             Entry::User {
                 id,
                 name,
-                key,
                 session,
                 created_at,
+                ..
             } => {
-                state.names.insert(key.clone(), *id);
+                state.index_user(*id, name);
                 state.sessions.insert(*session, *id);
                 state
                     .users
@@ -830,9 +887,8 @@ impl Hub {
             }
             Entry::Channel { key, channel, .. } => {
                 if !state.channels.contains_key(key) {
-                    let room = ChannelState::new(channel.clone(), self.shared.limits.live_queue);
-                    state.channels.insert(key.clone(), room);
-                    state.order.push(key.clone());
+                    let live_queue = self.shared.limits.live_queue;
+                    state.add_channel(key.clone(), channel.clone(), live_queue);
                 }
             }
             Entry::Read { user, key, seq } => {
@@ -877,6 +933,8 @@ impl Hub {
         state.channels.clear();
         state.order.clear();
         state.file_channels.clear();
+        state.name_skeletons.clear();
+        state.channel_skeletons.clear();
         for entry in snapshot.entries.iter().chain(&snapshot.reads) {
             self.adopt(state, entry);
         }
@@ -913,7 +971,7 @@ impl Hub {
         let mut guard = self.state();
         let state = &mut *guard;
         for (id, name, created_at) in snapshot.users {
-            state.names.insert(name.key(), id);
+            state.index_user(id, &name);
             let joined_at = created_at
                 .unwrap_or_else(|| Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH));
             state.users.insert(id, User::new(id, name, joined_at));
@@ -926,31 +984,36 @@ impl Hub {
         state.sessions.extend(snapshot.sessions);
         for (channel, head, messages) in snapshot.channels {
             let key = channel.name.key();
-            let mut room = ChannelState::new(channel, live_queue);
+            state.add_channel(key.clone(), channel, live_queue);
+            let State {
+                channels,
+                names,
+                users,
+                file_channels,
+                ..
+            } = state;
+            let Some(room) = channels.get_mut(&key) else {
+                continue;
+            };
             room.head = head;
             room.committed = head;
             room.log_floor = head;
-            {
-                let lookup = user_named(&state.names, &state.users);
-                let mut files = Attached {
-                    files: &self.shared.files,
-                    channels: &mut state.file_channels,
-                };
-                room.ring.extend(messages.into_iter().map(|mut message| {
-                    let Rendered { html, mentions } =
-                        markup::render(message.body.as_str(), &lookup);
-                    (message.html, message.mentions) = (html, mentions);
-                    files.add(&room.info.name, &message);
-                    Held::new(message)
-                }));
-            }
+            let lookup = user_named(names, users);
+            let mut files = Attached {
+                files: &self.shared.files,
+                channels: file_channels,
+            };
+            room.ring.extend(messages.into_iter().map(|mut message| {
+                let Rendered { html, mentions } = markup::render(message.body.as_str(), &lookup);
+                (message.html, message.mentions) = (html, mentions);
+                files.add(&room.info.name, &message);
+                Held::new(message)
+            }));
             self.shared.files.restore(
                 room.ring
                     .iter()
                     .flat_map(|h| h.message.attachments.iter().cloned()),
             );
-            state.order.push(key.clone());
-            state.channels.insert(key, room);
         }
         for (user, client_id, key, seq, position) in snapshot.sends {
             if let Some(user) = state.users.get_mut(&user) {
@@ -1153,7 +1216,8 @@ impl Hub {
         let key = name.key();
         let token = SessionToken::generate();
         let joined_at = now();
-        if let Some(&existing) = state.names.get(&key) {
+        // A name that is, or looks like, someone's is theirs.
+        if let Some(existing) = state.user_named_like(&name) {
             let own = current.and_then(|hash| state.sessions.get(hash)) == Some(&existing);
             if !own {
                 return Err(HubError::NameTaken(name.to_string()));
@@ -1171,6 +1235,7 @@ impl Hub {
             let info = state.users[&existing].info.clone();
             return Ok((info, token, ticket));
         }
+        names::admit(name.as_str(), "display name").map_err(HubError::Invalid)?;
         let id = Uuid::new_v4();
         let ticket = self.record(
             &mut state,
@@ -1182,13 +1247,13 @@ impl Hub {
                 created_at: joined_at,
             },
         )?;
-        let user = User::new(id, name, joined_at);
+        let user = User::new(id, name.clone(), joined_at);
         let info = user.info.clone();
         if self.replicated() {
             // Redis decides whether the name is still free; the log adds the user.
             return Ok((info, token, ticket));
         }
-        state.names.insert(key, id);
+        state.index_user(id, &name);
         state.sessions.insert(token.hash(), id);
         state.users.insert(id, user);
         Ok((info, token, ticket))
@@ -1280,8 +1345,11 @@ impl Hub {
     fn add_channel(&self, by: &UserInfo, name: ChannelName) -> Result<(Channel, Ticket), HubError> {
         let mut state = self.state();
         let key = name.key();
-        if let Some(existing) = state.channels.get(&key) {
+        if let Some(existing) = state.channel_named_like(&name) {
             return Err(HubError::ChannelExists(existing.info.name.to_string()));
+        }
+        if Room::of_key(&key) == Room::Public {
+            names::admit(name.as_str(), "channel name").map_err(HubError::Invalid)?;
         }
         let channel = Channel {
             name,
@@ -1297,25 +1365,17 @@ impl Hub {
             };
             return Ok((channel, self.record(&mut state, entry)?));
         }
-        // Inserted first so that, in memory, publishing finds it.
-        state.channels.insert(
-            key.clone(),
-            ChannelState::new(channel.clone(), self.shared.limits.live_queue),
-        );
-        state.order.push(key.clone());
+        // Added first so that, in memory, publishing finds it.
+        let live_queue = self.shared.limits.live_queue;
+        state.add_channel(key.clone(), channel.clone(), live_queue);
         let entry = Entry::Channel {
             key: key.clone(),
             channel: channel.clone(),
             position: state.order.len() as u64,
         };
-        match self.record(&mut state, entry) {
-            Ok(ticket) => Ok((channel, ticket)),
-            Err(e) => {
-                state.channels.remove(&key);
-                state.order.pop();
-                Err(e)
-            }
-        }
+        self.record(&mut state, entry)
+            .map(|ticket| (channel, ticket))
+            .inspect_err(|_| state.remove_newest_channel(&key))
     }
 
     pub fn channels(&self) -> Vec<Channel> {

@@ -8,6 +8,7 @@
 //! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
+//! - `names`: which new names may be taken and when two are the same (UTS #39);
 //! - `metrics`: Prometheus metrics, `/healthz` and `/readyz`;
 //! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
 //! - `attachments`: upload and download of files over HTTP;
@@ -32,6 +33,7 @@ pub mod identity;
 pub mod limits;
 pub mod markup;
 pub mod metrics;
+pub mod names;
 pub mod policy;
 pub mod session;
 pub mod shutdown;

@@ -707,7 +707,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::Attachment(_) => ErrorCode::BadAttachment,
         HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
-        HubError::Reserved => ErrorCode::InvalidFrame,
+        HubError::Reserved | HubError::Invalid(_) => ErrorCode::InvalidFrame,
         HubError::ClientIdReused(_) => ErrorCode::ClientIdReused,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal

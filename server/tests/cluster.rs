@@ -126,6 +126,28 @@ async fn names_and_channels_are_unique_across_servers() {
     let mut statuses = [first.status().as_u16(), second.status().as_u16()];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "exactly one Dora");
+
+    // Names that only look alike race too: one name, decided in Redis.
+    for (first, second) in [
+        ("erin", "er\u{200D}in"),
+        ("ivan", "Ivan\u{FE0F}"),
+        ("lena", "1ena"),
+    ] {
+        let (mut one, mut two) = (a.anonymous(), b.anonymous());
+        let (x, y) = tokio::join!(one.register(first), two.register(second));
+        let mut statuses = [x.status().as_u16(), y.status().as_u16()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 409],
+            "exactly one of {first:?} and {second:?}"
+        );
+        let (room_x, room_y) = (format!("{first}-room"), format!("{second}-room"));
+        let (x, y) = tokio::join!(alice.create_channel(&room_x), bob.create_channel(&room_y));
+        let mut statuses = [x.status().as_u16(), y.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "exactly one channel {first:?}");
+    }
     for server in [a, b] {
         server.stop().await;
     }

@@ -449,3 +449,81 @@ async fn a_send_refused_by_the_frame_limit_names_its_client_id() {
     assert_eq!(refused["channel"], "general");
     server.stop().await;
 }
+
+/// Names that render as another's are that name (taken), a name with
+/// nothing to see is invalid, and so is one mixing look-alike scripts:
+/// for display names and channel names alike.
+#[tokio::test]
+async fn look_alike_names_are_taken_and_invisible_or_mixed_script_ones_invalid() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    assert_eq!(alice.create_channel("general").await.status(), 200);
+    // Each a look-alike of "alice", and the same of "general".
+    let taken = [
+        ("ALICE", "GENERAL"),
+        ("ａｌｉｃｅ", "ｇｅｎｅｒａｌ"),
+        ("alice\u{200D}", "general\u{200D}"),
+        ("al\u{200D}ice", "gen\u{200D}eral"),
+        ("alice\u{FE0F}", "general\u{FE0F}"),
+        ("alice\u{E0061}\u{E007F}", "general\u{E0061}\u{E007F}"),
+        ("alice\u{2800}", "general\u{2800}"),
+        ("a1ice", "genera1"),
+        ("aIice", "generaI"),
+    ];
+    for (name, channel) in taken {
+        let response = server.anonymous().register(name).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status.as_u16(), &body["code"]),
+            (409, &json!("name_taken")),
+            "{name:?}: {body}"
+        );
+        let response = alice.create_channel(channel).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status.as_u16(), &body["code"]),
+            (409, &json!("channel_exists")),
+            "{channel:?}: {body}"
+        );
+        assert_eq!(
+            body["message"],
+            "a channel named \"general\" already exists"
+        );
+    }
+    for (name, says) in [
+        ("\u{200D}\u{200D}", "has no visible character"),
+        ("\u{2800}", "has no visible character"),
+        ("\u{E0041}\u{E0042}", "has no visible character"),
+        ("alice\u{3164}", "must not contain invisible"),
+        ("ali\u{00AD}ce", "must not contain invisible"),
+        ("\u{0430}nna", "mixes Cyrillic and Latin"),
+        ("p\u{0430}ypal", "mixes Latin and Cyrillic"),
+    ] {
+        let response = server.anonymous().register(name).await;
+        assert_eq!(response.status(), 400, "{name:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_input", "{name:?}");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{name:?}: {body}"
+        );
+        let response = alice.create_channel(name).await;
+        assert_eq!(response.status(), 400, "channel {name:?}");
+    }
+    for name in ["Zoë", "Дмитрий", "田中 Tanaka", "dev-ops 🎉"] {
+        assert_eq!(
+            server.anonymous().register(name).await.status(),
+            200,
+            "{name:?}"
+        );
+        assert_eq!(
+            alice.create_channel(name).await.status(),
+            200,
+            "channel {name:?}"
+        );
+    }
+    assert_eq!(alice.channels().await.len(), 5, "nothing else was made");
+    server.stop().await;
+}
