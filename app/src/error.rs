@@ -35,6 +35,9 @@ pub enum ApiErrorCode {
     TooLarge,
     /// No such file (or not one you may see).
     NotFound,
+    /// This user reached a limit on what one person may hold (private
+    /// conversations started, attachment bytes); nothing was made.
+    QuotaExceeded,
     /// The browser could not reach the server.
     Unreachable,
     Internal,
@@ -45,7 +48,7 @@ impl ApiErrorCode {
         match self {
             Self::InvalidInput | Self::BadRequest => 400,
             Self::NotSignedIn => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::QuotaExceeded => 403,
             Self::UnknownChannel | Self::NotFound => 404,
             Self::TooLarge => 413,
             Self::NameTaken | Self::ChannelExists => 409,

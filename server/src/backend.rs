@@ -43,6 +43,7 @@ impl From<HubError> for ApiError {
             HubError::Reserved | HubError::ClientIdReused(_) | HubError::Invalid(_) => {
                 ApiErrorCode::InvalidInput
             }
+            HubError::TooManyConversations(_) => ApiErrorCode::QuotaExceeded,
             HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())
@@ -178,6 +179,20 @@ impl ChatBackend for HubBackend {
         with: DisplayName,
     ) -> Result<Channel, ApiError> {
         let user = self.signed_in(headers).await?;
+        // Opening one already started costs nothing; starting one is
+        // limited, as making a channel is.
+        if self.hub.find_conversation(&user, &with)?.is_none() {
+            if let Err(wait) = self.limits.check_conversation(user.user_id) {
+                let ms = retry_after_ms(wait);
+                return Err(ApiError::rate_limited(
+                    format!(
+                        "you are starting conversations too fast; try again in {} s",
+                        ms.div_ceil(1000)
+                    ),
+                    ms,
+                ));
+            }
+        }
         let (channel, ticket) = self.hub.open_conversation(&user, &with)?;
         match self.hub.settled(ticket).await {
             // Opened on another server at the same moment: that one counts.

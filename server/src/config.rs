@@ -54,6 +54,17 @@ pub struct Config {
     #[arg(long, env = "FLACK_CHANNEL_BURST", default_value_t = 10)]
     pub channel_burst: u32,
 
+    /// Private conversations one user may start per minute (0: unlimited)...
+    #[arg(long, env = "FLACK_CONVERSATION_RATE", default_value_t = 20)]
+    pub conversation_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_CONVERSATION_BURST", default_value_t = 20)]
+    pub conversation_burst: u32,
+
+    /// Most private conversations one user may start, in all.
+    #[arg(long, env = "FLACK_MAX_CONVERSATIONS", default_value_t = 1000)]
+    pub max_conversations: usize,
+
     /// Registrations one IP address may make per minute (0: unlimited)...
     #[arg(long, env = "FLACK_REGISTER_RATE", default_value_t = 20)]
     pub register_rate: u32,
@@ -140,6 +151,11 @@ pub struct Config {
     #[arg(long, env = "FLACK_EVENT_LOG", default_value_t = 1000)]
     pub event_log: usize,
 
+    /// ...and at most this many bytes of them per channel (edits of long
+    /// messages are large): the older ones go first.
+    #[arg(long, env = "FLACK_EVENT_LOG_BYTES", default_value_t = 1024 * 1024)]
+    pub event_log_bytes: usize,
+
     /// Largest attachment, in bytes.
     #[arg(long, env = "FLACK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
@@ -199,6 +215,7 @@ impl Config {
         config.frame_rate = 0;
         config.register_rate = 0;
         config.channel_rate = 0;
+        config.conversation_rate = 0;
         config
     }
 }

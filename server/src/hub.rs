@@ -68,6 +68,11 @@ pub struct HubLimits {
     /// add events without adding messages); an older resume point gets a
     /// reset.
     pub event_log: usize,
+    /// The same events' frames, in bytes: what a channel's log may hold
+    /// however long its messages are.
+    pub event_log_bytes: usize,
+    /// Most private conversations one user may start.
+    pub max_conversations: usize,
     pub files: FileLimits,
 }
 
@@ -78,6 +83,8 @@ impl Default for HubLimits {
             idempotency_window: 1000,
             journal_queue: 65_536,
             event_log: 1000,
+            event_log_bytes: 1024 * 1024,
+            max_conversations: 1000,
             files: FileLimits::default(),
         }
     }
@@ -113,6 +120,8 @@ pub enum HubError {
     ClientIdReused(String),
     #[error(transparent)]
     Invalid(#[from] app::model::InputError),
+    #[error("you have started {0} private conversations, the most one person may")]
+    TooManyConversations(usize),
 }
 
 /// The channel `name` as `viewer` (`None`: nobody signed in) may see it,
@@ -310,6 +319,9 @@ struct Shared {
     files: Files,
     /// With `--redis-url`: this hub is a replica, changes go to Redis.
     cluster: OnceLock<cluster::Link>,
+    /// How often the state lock was taken (tests count it).
+    #[cfg(test)]
+    locks: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -365,12 +377,25 @@ impl State {
 
     /// Adds a channel (made now, or read back) under `key`.
     fn add_channel(&mut self, key: String, channel: Channel, live_queue: usize) {
-        if Room::of_key(&key) == Room::Public {
-            for skeleton in names::skeletons(channel.name.as_str()) {
-                self.channel_skeletons
-                    .entry(skeleton)
-                    .or_insert(key.clone());
+        match Room::of_key(&key) {
+            Room::Public => {
+                for skeleton in names::skeletons(channel.name.as_str()) {
+                    self.channel_skeletons
+                        .entry(skeleton)
+                        .or_insert(key.clone());
+                }
             }
+            Room::Conversation(a, b) => {
+                let starter = [a, b].into_iter().find(|id| {
+                    self.users
+                        .get(&id.as_uuid())
+                        .is_some_and(|user| user.info.display_name == channel.created_by)
+                });
+                if let Some(starter) = starter.and_then(|id| self.users.get_mut(&id.as_uuid())) {
+                    starter.started += 1;
+                }
+            }
+            Room::Reserved => {}
         }
         self.order.push(key.clone());
         self.channels
@@ -470,6 +495,8 @@ struct User {
     joined_at: Timestamp,
     /// Read position per channel key.
     last_read: HashMap<String, u64>,
+    /// How many private conversations this user started.
+    started: usize,
 }
 
 impl User {
@@ -483,6 +510,7 @@ impl User {
             sends: RecentSends::default(),
             joined_at,
             last_read: HashMap::new(),
+            started: 0,
         }
     }
 }
@@ -529,27 +557,52 @@ struct ChannelState {
     ring: VecDeque<Held>,
     /// Recent committed events, oldest first, for resuming viewers.
     log: VecDeque<Arc<Event>>,
+    /// The bytes of the log's frames (bounded by `event_log_bytes`).
+    log_bytes: usize,
     /// A resume point older than this is no longer covered by the log.
     log_floor: u64,
     /// The latest `seq` handed out.
     head: u64,
     /// The latest `seq` that is durable and published; what readers see.
     committed: u64,
-    live: broadcast::Sender<Arc<Event>>,
+    /// The queue live viewers read, made for the first viewer (most
+    /// channels a user can make cheaply, conversations above all, are
+    /// rarely viewed).
+    live: Option<broadcast::Sender<Arc<Event>>>,
+    live_queue: usize,
 }
 
 impl ChannelState {
+    /// An empty channel: its ring, log and live queue grow when used, so
+    /// a channel nobody writes in or views costs a few hundred bytes.
     fn new(info: Channel, live_queue: usize) -> Self {
-        let (live, _) = broadcast::channel(live_queue.max(1));
         Self {
             info,
-            ring: VecDeque::with_capacity(HISTORY_LEN),
+            ring: VecDeque::new(),
             log: VecDeque::new(),
+            log_bytes: 0,
             log_floor: 0,
             head: 0,
             committed: 0,
-            live,
+            live: None,
+            live_queue: live_queue.max(1),
         }
+    }
+
+    /// Tells live viewers, if there are any.
+    fn broadcast(&self, event: Arc<Event>) {
+        if let Some(live) = &self.live {
+            // No receivers is fine: nobody is viewing now.
+            let _ = live.send(event);
+        }
+    }
+
+    /// A receiver of what is broadcast from now on.
+    fn subscribe(&mut self) -> broadcast::Receiver<Arc<Event>> {
+        let queue = self.live_queue;
+        self.live
+            .get_or_insert_with(|| broadcast::channel(queue).0)
+            .subscribe()
     }
 
     fn history(&self) -> ChannelHistory {
@@ -584,7 +637,7 @@ impl ChannelState {
         &mut self,
         seq: u64,
         change: Change,
-        event_log: usize,
+        log_limits: (usize, usize),
         files: &mut Attached<'_>,
     ) -> Option<Arc<Event>> {
         let channel = self.info.name.clone();
@@ -637,7 +690,14 @@ impl ChannelState {
                     files.remove(&gone.message);
                 }
                 // Nobody resuming is sent what was deleted, only that it was.
-                self.log.retain(|e| e.id != id);
+                let log_bytes = &mut self.log_bytes;
+                self.log.retain(|e| {
+                    let keep = e.id != id;
+                    if !keep {
+                        *log_bytes -= e.frame.len();
+                    }
+                    keep
+                });
                 event(ServerFrame::Deleted(frame::Deleted { channel, seq, id }))
             }
             Change::Reacted {
@@ -660,14 +720,20 @@ impl ChannelState {
                 }))
             }
         };
+        self.log_bytes += event.frame.len();
         self.log.push_back(event.clone());
-        while self.log.len() > event_log.max(1) {
-            if let Some(old) = self.log.pop_front() {
-                self.log_floor = self.log_floor.max(old.seq);
-            }
+        let (max_events, max_bytes) = log_limits;
+        while self.log.len() > max_events.max(1) || self.log_bytes > max_bytes {
+            let Some(old) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes -= old.frame.len();
+            self.log_floor = self.log_floor.max(old.seq);
         }
         while self.log.front().is_some_and(|e| e.seq <= self.log_floor) {
-            self.log.pop_front();
+            if let Some(old) = self.log.pop_front() {
+                self.log_bytes -= old.frame.len();
+            }
         }
         Some(event)
     }
@@ -734,9 +800,7 @@ fn react(reactions: &mut Vec<Reaction>, emoji: Emoji, user: DisplayName, add: bo
 
 /// Finds a user by a name as typed (ignoring case and normalization) and
 /// answers with the name as the user spells it: what `markup` needs to
-/// recognize `@mentions`.
-type UserNamed<'s> = dyn Fn(&str) -> Option<DisplayName> + 's;
-
+/// recognize `@mentions` (when messages are read back at start).
 fn user_named<'s>(
     names: &'s HashMap<String, Uuid>,
     users: &'s HashMap<Uuid, User>,
@@ -793,6 +857,8 @@ impl Hub {
                 writer: Mutex::new(None),
                 files,
                 cluster: OnceLock::new(),
+                #[cfg(test)]
+                locks: Default::default(),
             }),
         }
     }
@@ -938,7 +1004,7 @@ impl Hub {
         for entry in snapshot.entries.iter().chain(&snapshot.reads) {
             self.adopt(state, entry);
         }
-        let event_log = self.shared.limits.event_log;
+        let log_limits = self.log_limits();
         for channel in snapshot.channels {
             let Some(room) = state.channels.get_mut(&channel.key) else {
                 continue;
@@ -957,7 +1023,7 @@ impl Hub {
             for entry in channel.events {
                 if let Entry::Event { seq, change, .. } = entry {
                     room.committed = seq;
-                    room.apply(seq, change, event_log, &mut files);
+                    room.apply(seq, change, log_limits, &mut files);
                 }
             }
             room.head = room.committed.max(channel.head);
@@ -1031,7 +1097,17 @@ impl Hub {
         }
     }
 
+    /// How much each channel's event log holds: events, and their bytes.
+    fn log_limits(&self) -> (usize, usize) {
+        let limits = &self.shared.limits;
+        (limits.event_log, limits.event_log_bytes)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
+        #[cfg(test)]
+        self.shared
+            .locks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A panic while holding the lock cannot leave state half-written in a
         // way later readers would trip over (every mutation is a few inserts),
         // so a poisoned lock is still usable.
@@ -1086,16 +1162,15 @@ impl Hub {
                 Entry::Event {
                     key, seq, change, ..
                 } => {
-                    let event_log = self.shared.limits.event_log;
+                    let log_limits = self.log_limits();
                     if let Some(room) = state.channels.get_mut(&key) {
                         room.committed = room.committed.max(seq);
                         let mut files = Attached {
                             files: &self.shared.files,
                             channels: &mut state.file_channels,
                         };
-                        if let Some(event) = room.apply(seq, change, event_log, &mut files) {
-                            // No receivers is fine: nobody is viewing.
-                            let _ = room.live.send(event);
+                        if let Some(event) = room.apply(seq, change, log_limits, &mut files) {
+                            room.broadcast(event);
                         }
                     }
                 }
@@ -1292,8 +1367,15 @@ impl Hub {
             .ok_or_else(|| HubError::NoSuchUser(with.to_string()))?;
         let name = ChannelName::parse(&access::conversation_key(me, other))
             .map_err(|_| HubError::UnknownUser)?;
-        if let Some(room) = self.state().channels.get(&name.key()) {
-            return Ok((room.info.clone(), Ticket(0)));
+        {
+            let state = self.state();
+            if let Some(room) = state.channels.get(&name.key()) {
+                return Ok((room.info.clone(), Ticket(0)));
+            }
+            let most = self.shared.limits.max_conversations;
+            if state.users.get(&me).is_some_and(|u| u.started >= most) {
+                return Err(HubError::TooManyConversations(most));
+            }
         }
         match self.add_channel(user, name.clone()) {
             // Both opened it at once: the other call made it.
@@ -1419,14 +1501,7 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         let user_id = uid(user);
         let window = self.shared.limits.idempotency_window;
-        // Rendered before taking the lock for the post: Markdown and the
-        // sanitizer are the costliest part of a send, and only the name
-        // lookups for `@mentions` need the state.
-        let Rendered { html, mentions } = markup::render(body.as_str(), &|typed| {
-            let state = self.state();
-            let found = user_named(&state.names, &state.users)(typed);
-            found
-        });
+        let Rendered { html, mentions } = self.render(body.as_str());
         let mut guard = self.state();
         let state = &mut *guard;
         let sender = state.users.get(&user_id).ok_or(HubError::UnknownUser)?;
@@ -1516,6 +1591,43 @@ impl Hub {
         })
     }
 
+    /// `body` rendered (`markup`) outside the hub's lock: Markdown and the
+    /// sanitizer are the costliest part of a send or an edit. Its
+    /// `@mentions` are resolved with one look at the users: a first pass
+    /// notes every name the renderer would ask about (without answers it
+    /// asks about at least as many), the lock is taken once to look them
+    /// all up, and a second pass renders with the answers. A body with
+    /// nothing to ask about (most are plain text) renders once.
+    fn render(&self, body: &str) -> Rendered {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let first = markup::render(body, &|typed| {
+            asked.borrow_mut().push(typed.to_owned());
+            None
+        });
+        let asked = asked.into_inner();
+        if asked.is_empty() {
+            return first;
+        }
+        let keyed: Vec<(String, String)> = asked
+            .into_iter()
+            .filter_map(|typed| {
+                let key = DisplayName::parse(&typed).ok()?.key();
+                Some((typed, key))
+            })
+            .collect();
+        let found: HashMap<String, DisplayName> = {
+            let state = self.state();
+            keyed
+                .into_iter()
+                .filter_map(|(typed, key)| {
+                    let id = state.names.get(&key)?;
+                    Some((typed, state.users.get(id)?.info.display_name.clone()))
+                })
+                .collect()
+        };
+        markup::render(body, &|typed| found.get(typed).cloned())
+    }
+
     /// Replaces the body of `user`'s own message `id`.
     pub fn edit(
         &self,
@@ -1524,11 +1636,11 @@ impl Hub {
         id: u64,
         body: MessageBody,
     ) -> Result<Ticket, HubError> {
-        self.change(user.user_id, channel, id, |held, lookup| {
+        let rendered = self.render(body.as_str());
+        self.change(user.user_id, channel, id, |held| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("edit"));
             }
-            let rendered = markup::render(body.as_str(), lookup);
             Ok(Some(Change::Edited {
                 id,
                 body,
@@ -1545,7 +1657,7 @@ impl Hub {
         channel: &ChannelName,
         id: u64,
     ) -> Result<Ticket, HubError> {
-        self.change(user.user_id, channel, id, |held, _| {
+        self.change(user.user_id, channel, id, |held| {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("delete"));
             }
@@ -1563,7 +1675,7 @@ impl Hub {
         emoji: Emoji,
         add: bool,
     ) -> Result<Ticket, HubError> {
-        self.change(user.user_id, channel, id, |held, _| {
+        self.change(user.user_id, channel, id, |held| {
             let has = held
                 .message
                 .reactions
@@ -1585,13 +1697,13 @@ impl Hub {
         user: UserId,
         channel: &ChannelName,
         id: u64,
-        decide: impl FnOnce(&Held, &UserNamed<'_>) -> Result<Option<Change>, HubError>,
+        decide: impl FnOnce(&Held) -> Result<Option<Change>, HubError>,
     ) -> Result<Ticket, HubError> {
         let mut guard = self.state();
         let state = &mut *guard;
         let (key, room) = door(&state.channels, Some(user), channel)?;
         let held = room.held(id).ok_or(HubError::UnknownMessage(id))?;
-        let Some(change) = decide(held, &user_named(&state.names, &state.users))? else {
+        let Some(change) = decide(held)? else {
             return Ok(Ticket(0));
         };
         let room = state
@@ -1693,8 +1805,8 @@ impl Hub {
         channel: &ChannelName,
         after: Option<u64>,
     ) -> Result<Joined, HubError> {
-        let state = self.state();
-        let (_, room) = door(&state.channels, Some(viewer.user_id), channel)?;
+        let mut state = self.state();
+        let (_, room) = door_mut(&mut state.channels, Some(viewer.user_id), channel)?;
         let (reset, backlog) = match after.map(|a| room.events_after(a)) {
             Some(Some(events)) => (false, events),
             Some(None) => (true, room.current()),
@@ -1705,7 +1817,7 @@ impl Hub {
             reset,
             backlog,
             head: room.committed,
-            live: room.live.subscribe(),
+            live: room.subscribe(),
         })
     }
 
@@ -1773,7 +1885,7 @@ impl Hub {
             cluster::Notice::Typing { key, user, .. } => {
                 let state = self.state();
                 if let Some(room) = state.channels.get(&key) {
-                    let _ = room.live.send(typing_event(room, user));
+                    room.broadcast(typing_event(room, user));
                 }
             }
             cluster::Notice::Presence { node, full, users } => {
@@ -1931,9 +2043,7 @@ impl Hub {
     pub fn typing(&self, user: &UserInfo, channel: &ChannelName) -> Result<(), HubError> {
         let state = self.state();
         let (_, room) = door(&state.channels, Some(user.user_id), channel)?;
-        let _ = room
-            .live
-            .send(typing_event(room, user.display_name.clone()));
+        room.broadcast(typing_event(room, user.display_name.clone()));
         if let Some(link) = self.shared.cluster.get() {
             link.notify(cluster::Notice::Typing {
                 node: link.node,
@@ -2119,6 +2229,77 @@ mod tests {
             hub.react(&bob, &channel, id, thumbs(), false),
             Err(HubError::UnknownMessage(id))
         );
+    }
+
+    #[test]
+    fn mentions_are_looked_up_with_one_lock_however_many_candidates() {
+        let (hub, alice, channel) = hub_with("general");
+        hub.register(DisplayName::parse("Bob").unwrap(), None)
+            .unwrap();
+        let body = format!("hi @bob, {}", "@nobody @x,y,z @a.b ".repeat(300));
+        let locks = || hub.shared.locks.load(std::sync::atomic::Ordering::Relaxed);
+        let before = locks();
+        let rendered = hub.render(&body);
+        assert_eq!(locks() - before, 1, "one look at the users");
+        assert_eq!(rendered.mentions, [DisplayName::parse("Bob").unwrap()]);
+        assert!(rendered
+            .html
+            .contains(r#"<span class="mention">@bob</span>"#));
+        // An edit renders before it locks, and its mentions are right too.
+        let id = post(&hub, &alice, &channel, "m").seq;
+        let body = MessageBody::parse("now @BOB").unwrap();
+        hub.edit(&alice, &channel, id, body).unwrap();
+        let history = hub.history(None, &channel).unwrap();
+        assert_eq!(history.messages[0].mentions, rendered.mentions);
+    }
+
+    /// A channel costs little until used: many are made cheaply (a
+    /// conversation per pair of users), and few are ever viewed.
+    #[test]
+    fn a_new_channel_allocates_its_ring_and_live_queue_only_when_used() {
+        let (hub, alice, channel) = hub_with("general");
+        {
+            let state = hub.state();
+            let room = &state.channels["general"];
+            assert_eq!(room.ring.capacity(), 0);
+            assert!(room.live.is_none());
+        }
+        let _viewer = hub.join(&alice, &channel, None).unwrap();
+        post(&hub, &alice, &channel, "m");
+        let state = hub.state();
+        let room = &state.channels["general"];
+        assert!(room.live.is_some());
+        assert_eq!(room.ring.len(), 1);
+    }
+
+    /// One user editing one long message full of mentions over and over
+    /// pinned ~28 MB per channel in a log bounded only by count.
+    #[test]
+    fn the_event_log_is_bounded_by_bytes_as_well_as_by_count() {
+        let (hub, alice, channel) = hub_with("general");
+        let long = "y".repeat(3990);
+        let id = post(&hub, &alice, &channel, "m").seq;
+        for i in 0..600 {
+            let body = MessageBody::parse(&format!("{i} {long}")).unwrap();
+            hub.edit(&alice, &channel, id, body).unwrap();
+        }
+        let (log_events, log_bytes) = {
+            let state = hub.state();
+            let room = &state.channels["general"];
+            let counted: usize = room.log.iter().map(|e| e.frame.len()).sum();
+            assert_eq!(counted, room.log_bytes, "the count is kept exactly");
+            (room.log.len(), room.log_bytes)
+        };
+        let limit = HubLimits::default().event_log_bytes;
+        assert!(log_bytes <= limit, "{log_bytes} bytes held");
+        assert!(log_events < 600, "{log_events} events held");
+        // A viewer resuming from before what is held starts over.
+        let joined = hub.join(&alice, &channel, Some(1)).unwrap();
+        assert!(joined.reset);
+        assert_eq!(joined.backlog.len(), 1, "the message as it is now");
+        let recent = hub.join(&alice, &channel, Some(joined.head - 1)).unwrap();
+        assert!(!recent.reset);
+        assert_eq!(recent.backlog.len(), 1);
     }
 
     #[test]

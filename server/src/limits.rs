@@ -41,6 +41,7 @@ pub enum ConnectionRefused {
 pub struct Limits {
     messages: Option<DefaultKeyedRateLimiter<UserId>>,
     channels: Option<DefaultKeyedRateLimiter<UserId>>,
+    conversations: Option<DefaultKeyedRateLimiter<UserId>>,
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
     frames: Option<Quota>,
     invalid_frames: Option<Quota>,
@@ -95,6 +96,8 @@ impl Limits {
                 .map(DefaultKeyedRateLimiter::keyed),
             channels: quota(config.channel_rate, MINUTE, config.channel_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
+            conversations: quota(config.conversation_rate, MINUTE, config.conversation_burst)
+                .map(DefaultKeyedRateLimiter::keyed),
             registrations: quota(config.register_rate, MINUTE, config.register_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
             frames: quota(config.frame_rate, SECOND, config.frame_burst),
@@ -117,6 +120,11 @@ impl Limits {
     /// May this user create a channel now?
     pub fn check_channel(&self, user: UserId) -> Result<(), Duration> {
         check(&self.channels, &user)
+    }
+
+    /// May this user start a private conversation now?
+    pub fn check_conversation(&self, user: UserId) -> Result<(), Duration> {
+        check(&self.conversations, &user)
     }
 
     /// May this address register now?
@@ -159,7 +167,10 @@ impl Limits {
     /// Forgets rate state that has fully recovered, so keyed limiters do not
     /// grow with every address or user ever seen. Called periodically.
     pub fn forget_idle(&self) {
-        for limiter in [&self.messages, &self.channels].into_iter().flatten() {
+        for limiter in [&self.messages, &self.channels, &self.conversations]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
         }
         if let Some(limiter) = &self.registrations {

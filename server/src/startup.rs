@@ -124,6 +124,8 @@ impl Application {
             idempotency_window: config.idempotency_window,
             journal_queue: config.journal_queue,
             event_log: config.event_log,
+            event_log_bytes: config.event_log_bytes,
+            max_conversations: config.max_conversations,
             files: FileLimits {
                 max_bytes: config.max_attachment_bytes,
                 per_message: config.max_attachments,

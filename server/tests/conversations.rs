@@ -126,3 +126,69 @@ async fn only_the_two_participants_see_a_conversation() {
     assert_eq!(nobody.status(), 404);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn starting_conversations_is_rate_limited_and_capped_per_user() {
+    let server = TestServer::start_with(|c| {
+        c.conversation_rate = 1;
+        c.conversation_burst = 2;
+        c.max_conversations = 3;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    for name in ["b1", "b2", "b3", "b4", "b5"] {
+        server.user(name).await;
+    }
+    let open = |with: &'static str| alice.post("open_conversation", json!({ "with": with }));
+    assert_eq!(open("b1").await.status(), 200);
+    assert_eq!(open("b2").await.status(), 200);
+    let throttled = open("b3").await;
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let body: Value = throttled.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("starting conversations"));
+    // Opening one already started is free.
+    assert_eq!(open("b1").await.status(), 200);
+    assert_eq!(
+        alice
+            .post("list_conversations", json!({}))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    server.stop().await;
+
+    let server = TestServer::start_with(|c| c.max_conversations = 2).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    for name in ["b1", "b2", "b3"] {
+        server.user(name).await;
+    }
+    let open = |with: &'static str| alice.post("open_conversation", json!({ "with": with }));
+    assert_eq!(open("b1").await.status(), 200);
+    assert_eq!(open("b2").await.status(), 200);
+    let capped = open("b3").await;
+    assert_eq!(capped.status(), 403);
+    let body: Value = capped.json().await.unwrap();
+    assert_eq!(body["code"], "quota_exceeded");
+    assert_eq!(
+        body["message"],
+        "you have started 2 private conversations, the most one person may"
+    );
+    assert_eq!(open("b2").await.status(), 200, "an open one still opens");
+    // The cap is on what one starts: others can still start one with her.
+    let from_bob = bob
+        .post("open_conversation", json!({ "with": "alice" }))
+        .await;
+    assert_eq!(from_bob.status(), 200);
+    server.stop().await;
+}
