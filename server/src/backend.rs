@@ -33,6 +33,7 @@ impl From<HubError> for ApiError {
             HubError::Attachment(ref e) => match e {
                 FileError::TooLarge { .. } => ApiErrorCode::TooLarge,
                 FileError::Full => ApiErrorCode::Unavailable,
+                FileError::Quota { .. } => ApiErrorCode::QuotaExceeded,
                 FileError::Io(_) => ApiErrorCode::Internal,
                 FileError::Empty | FileError::NotYours(_) | FileError::TooMany { .. } => {
                     ApiErrorCode::InvalidInput

@@ -26,7 +26,7 @@
 //!   refused or did not answer.
 
 use crate::access::Room;
-use crate::files::{FileError, PENDING_TTL};
+use crate::files::{FileError, FileLimits, PENDING_TTL};
 use crate::hub::{Change, HubError};
 use crate::names;
 use crate::store::Entry;
@@ -67,9 +67,14 @@ local op, json, log_len, ring_len = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local function drop_files(key, seq)
   local list = P .. 'msgfiles:' .. key .. ':' .. seq
   for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
-    local size = tonumber(redis.call('HGET', P .. 'file:' .. id, 'size') or '0')
-    redis.call('DEL', P .. 'file:' .. id)
+    local file = P .. 'file:' .. id
+    local size = tonumber(redis.call('HGET', file, 'size') or '0')
+    local owner = redis.call('HGET', file, 'owner')
+    redis.call('DEL', file)
     redis.call('DECRBY', P .. 'files_bytes', size)
+    if owner and redis.call('DECRBY', P .. 'files_bytes:' .. owner, size) <= 0 then
+      redis.call('DEL', P .. 'files_bytes:' .. owner)
+    end
   end
   redis.call('DEL', list)
 end
@@ -186,20 +191,30 @@ return {lsn, redis.call('GET', P .. 'id'), users, sessions, channels, reads}
 "#;
 
 /// Stores an upload, unclaimed. ARGV: id, owner, meta JSON, size, total
-/// limit, now (ms), time to live (ms), bytes. Uploads past their time are
-/// swept first. Returns `ok` or `full` (nothing stored).
+/// limit, now (ms), time to live (ms), bytes, per-user limit. Uploads
+/// past their time are swept first. Returns `ok`, `full`, or
+/// `quota:<bytes the owner holds>` (nothing stored).
 const FILE_PUT: &str = r#"
 local P = 'flack:'
 local id, owner, meta = ARGV[1], ARGV[2], ARGV[3]
 local size, total, now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local per_user = tonumber(ARGV[9])
 for _, old in ipairs(redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', now)) do
-  local gone = tonumber(redis.call('HGET', P .. 'file:' .. old, 'size') or '0')
-  redis.call('DEL', P .. 'file:' .. old)
+  local file = P .. 'file:' .. old
+  local gone = tonumber(redis.call('HGET', file, 'size') or '0')
+  local whose = redis.call('HGET', file, 'owner')
+  redis.call('DEL', file)
   redis.call('ZREM', P .. 'pending', old)
   redis.call('DECRBY', P .. 'files_bytes', gone)
+  if whose and redis.call('DECRBY', P .. 'files_bytes:' .. whose, gone) <= 0 then
+    redis.call('DEL', P .. 'files_bytes:' .. whose)
+  end
 end
+local held = tonumber(redis.call('GET', P .. 'files_bytes:' .. owner) or '0')
+if held + size > per_user then return 'quota:' .. held end
 if tonumber(redis.call('GET', P .. 'files_bytes') or '0') + size > total then return 'full' end
 redis.call('INCRBY', P .. 'files_bytes', size)
+redis.call('INCRBY', P .. 'files_bytes:' .. owner, size)
 redis.call('HSET', P .. 'file:' .. id, 'meta', meta, 'owner', owner, 'size', size, 'bytes', ARGV[8])
 redis.call('ZADD', P .. 'pending', now + ttl, id)
 return 'ok'
@@ -594,7 +609,7 @@ impl Link {
         owner: Uuid,
         meta: &Attachment,
         bytes: &[u8],
-        total: u64,
+        limits: &FileLimits,
     ) -> Result<(), HubError> {
         let json = serde_json::to_string(meta).map_err(|_| HubError::Busy)?;
         let now = chrono::Utc::now().timestamp_millis();
@@ -604,15 +619,23 @@ impl Link {
             .arg(owner.to_string())
             .arg(json)
             .arg(meta.size)
-            .arg(total)
+            .arg(limits.total_bytes)
             .arg(now)
             .arg(PENDING_TTL.as_millis() as u64)
             .arg(bytes)
+            .arg(limits.per_user_bytes)
             .invoke_async(&mut conn)
             .await;
         match reply.as_deref() {
             Ok("ok") => Ok(()),
-            Ok(_) => Err(HubError::Attachment(FileError::Full)),
+            Ok(refused) => Err(HubError::Attachment(match refused.strip_prefix("quota:") {
+                Some(held) => FileError::Quota {
+                    held: held.parse().unwrap_or(0),
+                    got: meta.size,
+                    max: limits.per_user_bytes,
+                },
+                None => FileError::Full,
+            })),
             Err(err) => Err(self.failed("upload", err)),
         }
     }

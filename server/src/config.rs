@@ -92,6 +92,17 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_CONNECTIONS_PER_IP", default_value_t = 200)]
     pub max_connections_per_ip: usize,
 
+    /// A reverse proxy in front of Flack (an address or a network, like
+    /// `10.0.0.0/8`): for requests from it, the client's address is read
+    /// from `X-Forwarded-For`. Repeatable. From anyone else the header is
+    /// ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FLACK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Largest HTTP request body accepted, in bytes.
     #[arg(long, env = "FLACK_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -168,6 +179,11 @@ pub struct Config {
     /// data dir); uploads past it are refused until messages go.
     #[arg(long, env = "FLACK_ATTACHMENTS_TOTAL_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub attachments_total_bytes: u64,
+
+    /// All attachments of one user together, in bytes (uploaded and not
+    /// yet sent, or on messages still in a channel's last 100).
+    #[arg(long, env = "FLACK_ATTACHMENTS_PER_USER_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub attachments_per_user_bytes: u64,
 
     /// Recent `client_id`s remembered per user for idempotent sends.
     #[arg(long, env = "FLACK_IDEMPOTENCY_WINDOW", default_value_t = 1000)]

@@ -34,6 +34,9 @@ pub struct FileLimits {
     pub per_message: usize,
     /// All files together, in bytes.
     pub total_bytes: u64,
+    /// All files of one uploader together, in bytes: no one fills the
+    /// shared space for everyone.
+    pub per_user_bytes: u64,
 }
 
 impl Default for FileLimits {
@@ -42,6 +45,7 @@ impl Default for FileLimits {
             max_bytes: 10 * 1024 * 1024,
             per_message: 4,
             total_bytes: 256 * 1024 * 1024,
+            per_user_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -54,6 +58,11 @@ pub enum FileError {
     TooLarge { got: usize, max: usize },
     #[error("the server's space for attachments is full; try again later")]
     Full,
+    #[error(
+        "your attachments take {held} bytes and this one {got} more; one person may keep \
+         {max} bytes (older files go as their messages leave the last 100)"
+    )]
+    Quota { held: u64, got: u64, max: u64 },
     #[error("attachment {0} is not one of your unsent uploads")]
     NotYours(String),
     #[error("{got} attachments; a message can have at most {max}")]
@@ -70,6 +79,8 @@ pub enum Content {
 
 struct Held {
     meta: Attachment,
+    /// Who uploaded it (unknown for a file read back whose author is gone).
+    owner: Option<Uuid>,
     /// The uploader, while no message has claimed the file.
     pending_for: Option<(Uuid, Instant)>,
     bytes: Option<Bytes>,
@@ -91,6 +102,28 @@ struct Shared {
 struct Inner {
     files: HashMap<AttachmentId, Held>,
     total: u64,
+    /// Bytes held per uploader (absent: none).
+    by_owner: HashMap<Uuid, u64>,
+}
+
+impl Inner {
+    fn reserve(&mut self, owner: Option<Uuid>, size: u64) {
+        self.total += size;
+        if let Some(owner) = owner {
+            *self.by_owner.entry(owner).or_default() += size;
+        }
+    }
+
+    fn release(&mut self, owner: Option<Uuid>, size: u64) {
+        self.total = self.total.saturating_sub(size);
+        let Some(owner) = owner else { return };
+        if let Some(held) = self.by_owner.get_mut(&owner) {
+            *held = held.saturating_sub(size);
+            if *held == 0 {
+                self.by_owner.remove(&owner);
+            }
+        }
+    }
 }
 
 /// The type of `bytes`, by their content.
@@ -146,14 +179,15 @@ impl Files {
     /// After a restart: the files that stored messages still reference.
     /// Anything else in the directory (an upload never sent, a file whose
     /// message went while the server was down) is deleted.
-    pub fn restore(&self, attached: impl IntoIterator<Item = Attachment>) {
+    pub fn restore(&self, attached: impl IntoIterator<Item = (Option<Uuid>, Attachment)>) {
         let mut inner = self.inner();
-        for meta in attached {
-            inner.total += meta.size;
+        for (owner, meta) in attached {
+            inner.reserve(owner, meta.size);
             inner.files.insert(
                 meta.id.clone(),
                 Held {
                     meta,
+                    owner,
                     pending_for: None,
                     bytes: None,
                 },
@@ -221,10 +255,18 @@ impl Files {
         // Reserve the space first, so concurrent uploads cannot overshoot.
         {
             let mut inner = self.inner();
+            let held = inner.by_owner.get(&user).copied().unwrap_or(0);
+            if held + meta.size > limits.per_user_bytes {
+                return Err(FileError::Quota {
+                    held,
+                    got: meta.size,
+                    max: limits.per_user_bytes,
+                });
+            }
             if inner.total + meta.size > limits.total_bytes {
                 return Err(FileError::Full);
             }
-            inner.total += meta.size;
+            inner.reserve(Some(user), meta.size);
         }
         let kept = match self.path(&meta.id) {
             Some(path) => write_durably(&path, &bytes).map(|()| None),
@@ -237,6 +279,7 @@ impl Files {
                     meta.id.clone(),
                     Held {
                         meta: meta.clone(),
+                        owner: Some(user),
                         pending_for: Some((user, Instant::now())),
                         bytes,
                     },
@@ -244,7 +287,7 @@ impl Files {
                 Ok(meta)
             }
             Err(e) => {
-                inner.total -= meta.size;
+                inner.release(Some(user), meta.size);
                 Err(e)
             }
         }
@@ -290,7 +333,7 @@ impl Files {
             let mut inner = self.inner();
             for id in ids {
                 if let Some(held) = inner.files.remove(id) {
-                    inner.total -= held.meta.size;
+                    inner.release(held.owner, held.meta.size);
                     gone.push(id.clone());
                 }
             }
@@ -320,6 +363,11 @@ impl Files {
     /// How many bytes are held (for tests and metrics).
     pub fn total_bytes(&self) -> u64 {
         self.inner().total
+    }
+
+    /// How many bytes of `user`'s are held (for tests).
+    pub fn bytes_of(&self, user: Uuid) -> u64 {
+        self.inner().by_owner.get(&user).copied().unwrap_or(0)
     }
 
     /// Deletes uploads no message claimed within `PENDING_TTL`.
@@ -362,6 +410,7 @@ mod tests {
             max_bytes: 100,
             per_message: 2,
             total_bytes: total,
+            per_user_bytes: u64::MAX,
         };
         Files::open(limits, None).unwrap()
     }
@@ -414,6 +463,40 @@ mod tests {
     }
 
     #[test]
+    fn one_uploader_cannot_fill_the_space_for_everyone() {
+        let limits = FileLimits {
+            max_bytes: 100,
+            per_message: 2,
+            total_bytes: 1000,
+            per_user_bytes: 120,
+        };
+        let files = Files::open(limits, None).unwrap();
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let a = files
+            .store(alice, "a", Bytes::from(vec![1u8; 100]))
+            .unwrap();
+        assert_eq!(
+            files.store(alice, "b", Bytes::from(vec![1u8; 30])),
+            Err(FileError::Quota {
+                held: 100,
+                got: 30,
+                max: 120
+            })
+        );
+        files.store(bob, "b", Bytes::from(vec![1u8; 100])).unwrap();
+        assert_eq!(files.bytes_of(alice), 100);
+        files.claim(alice, std::slice::from_ref(&a.id)).unwrap();
+        files.remove([&a.id]);
+        assert_eq!(
+            files.bytes_of(alice),
+            0,
+            "her space comes back with her files"
+        );
+        files.store(alice, "c", Bytes::from(vec![1u8; 30])).unwrap();
+        assert_eq!(files.total_bytes(), 130);
+    }
+
+    #[test]
     fn only_the_uploader_claims_a_file_and_only_once() {
         let files = files(1000);
         let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
@@ -458,7 +541,7 @@ mod tests {
             .store(user, "never sent", Bytes::from_static(b"x"))
             .unwrap();
         let again = Files::open(FileLimits::default(), Some(dir.path())).unwrap();
-        again.restore([a.clone()]);
+        again.restore([(Some(user), a.clone())]);
         assert!(again.get(&a.id).is_some());
         assert!(!dir.path().join(stray.id.as_str()).exists());
         again.remove([&a.id]);

@@ -1075,11 +1075,13 @@ impl Hub {
                 files.add(&room.info.name, &message);
                 Held::new(message)
             }));
-            self.shared.files.restore(
-                room.ring
+            self.shared.files.restore(room.ring.iter().flat_map(|held| {
+                let owner = names.get(&held.message.author.key()).copied();
+                held.message
+                    .attachments
                     .iter()
-                    .flat_map(|h| h.message.attachments.iter().cloned()),
-            );
+                    .map(move |a| (owner, a.clone()))
+            }));
         }
         for (user, client_id, key, seq, position) in snapshot.sends {
             if let Some(user) = state.users.get_mut(&user) {
@@ -1748,7 +1750,7 @@ impl Hub {
         // With Redis the bytes live there: any server can serve them.
         let files = &self.shared.files;
         let meta = files.describe(name, &bytes)?;
-        link.put_file(user_id, &meta, &bytes, files.limits().total_bytes)
+        link.put_file(user_id, &meta, &bytes, files.limits())
             .await?;
         Ok(meta)
     }

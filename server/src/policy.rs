@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// What the guard needs: the allowed origins and the limits.
@@ -26,6 +26,66 @@ pub struct Policy {
     pub limits: Arc<Limits>,
     /// Largest request body read (the same limit the app enforces).
     pub max_body_bytes: usize,
+    pub clients: Arc<ClientAddress>,
+}
+
+/// Who a request comes from, as the per-address limits count it.
+///
+/// Behind a reverse proxy every connection comes from the proxy, so for
+/// a peer among `trusted` the client is the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (read from the
+/// right: a client can write anything to the left of what its proxy
+/// appends). From any other peer the header is ignored. IPv6 addresses
+/// count by their /64: one subscriber usually holds a whole /64.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddress {
+    pub trusted: Vec<ipnet::IpNet>,
+}
+
+impl ClientAddress {
+    /// The client's address (bucketed) for a request from `peer`.
+    pub fn of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        bucket(self.forwarded(peer, headers).unwrap_or(peer))
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    fn forwarded(&self, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
+        if !self.is_trusted(peer) {
+            return None;
+        }
+        let hops: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|hop| parse_hop(hop.trim()))
+            .collect::<Option<_>>()?;
+        let nearest_untrusted = hops.iter().rev().find(|hop| !self.is_trusted(**hop));
+        nearest_untrusted.or(hops.first()).copied()
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The address per-address limits count: IPv4 as it is, IPv6 by its
+/// /64 network (an IPv4-mapped IPv6 address as IPv4).
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(network.into())
+        }
+        v4 => v4,
+    }
 }
 
 /// Whether a request comes from the server's own origin, an allowed one, or
@@ -95,7 +155,8 @@ pub async fn guard_api(
             ));
         }
         if path == "/api/register" {
-            if let Err(wait) = policy.limits.check_registration(peer.ip()) {
+            let client = policy.clients.of(peer.ip(), request.headers());
+            if let Err(wait) = policy.limits.check_registration(client) {
                 let ms = retry_after_ms(wait);
                 return refusal(ApiError::rate_limited(
                     format!(
@@ -253,6 +314,71 @@ mod tests {
         assert!(!same_origin(&h, &[]));
         let h = headers(None, "127.0.0.1:3000", Some("same-site"));
         assert!(!same_origin(&h, &[]));
+    }
+
+    fn forwarded(list: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for value in list {
+            h.append("x-forwarded-for", value.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_nearest_untrusted_hop() {
+        let clients = ClientAddress {
+            trusted: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        };
+        let proxy = ip("10.1.2.3");
+        assert_eq!(
+            clients.of(proxy, &forwarded(&["203.0.113.7"])),
+            ip("203.0.113.7")
+        );
+        // What the client wrote itself is left of what its proxy appended.
+        let spoofed = forwarded(&["1.1.1.1, 203.0.113.7", "10.9.9.9"]);
+        assert_eq!(clients.of(proxy, &spoofed), ip("203.0.113.7"));
+        assert_eq!(
+            clients.of(ip("::1"), &forwarded(&["[2001:db8::5]:443"])),
+            ip("2001:db8::")
+        );
+        // No header, or one that does not parse: the proxy itself.
+        assert_eq!(clients.of(proxy, &HeaderMap::new()), proxy);
+        assert_eq!(clients.of(proxy, &forwarded(&["garbage"])), proxy);
+        // Only hops through trusted proxies: the first one.
+        assert_eq!(
+            clients.of(proxy, &forwarded(&["10.0.0.9, 10.0.0.8"])),
+            ip("10.0.0.9")
+        );
+    }
+
+    #[test]
+    fn forwarded_for_from_anyone_else_is_ignored() {
+        let clients = ClientAddress {
+            trusted: vec!["10.0.0.1/32".parse().unwrap()],
+        };
+        let peer = ip("198.51.100.4");
+        assert_eq!(clients.of(peer, &forwarded(&["203.0.113.7"])), peer);
+        let nobody = ClientAddress::default();
+        assert_eq!(
+            nobody.of(ip("10.0.0.1"), &forwarded(&["203.0.113.7"])),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        assert_eq!(bucket(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            bucket(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(bucket(ip("2001:db8:1:3::1")), bucket(ip("2001:db8:1:2::1")));
+        assert_eq!(bucket(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(bucket(ip("192.0.2.1")), ip("192.0.2.1"));
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub struct WsState {
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     allowed_origins: Arc<Vec<String>>,
+    clients: Arc<policy::ClientAddress>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -130,6 +131,7 @@ impl Application {
                 max_bytes: config.max_attachment_bytes,
                 per_message: config.max_attachments,
                 total_bytes: config.attachments_total_bytes,
+                per_user_bytes: config.attachments_per_user_bytes,
             },
         };
         let hub = match &config.redis_url {
@@ -159,10 +161,14 @@ impl Application {
             limits: limits.clone(),
             secure_cookies: config.secure_cookies,
         });
+        let clients = Arc::new(policy::ClientAddress {
+            trusted: config.trusted_proxies.clone(),
+        });
         let policy = Policy {
             allowed_origins: Arc::new(config.allowed_origins.clone()),
             limits: limits.clone(),
             max_body_bytes: config.max_body_bytes,
+            clients: clients.clone(),
         };
         let hub_handle = hub.clone();
         let files_state = attachments::FilesState {
@@ -191,6 +197,7 @@ impl Application {
                 limits: limits.clone(),
                 metrics,
                 allowed_origins: policy.allowed_origins.clone(),
+                clients,
                 shutdown: shutdown.clone(),
                 tracker: tracker.clone(),
             },
@@ -365,7 +372,10 @@ async fn websocket(
         )
             .into_response();
     };
-    let permit = match state.limits.try_connect(peer.ip()) {
+    let permit = match state
+        .limits
+        .try_connect(state.clients.of(peer.ip(), &headers))
+    {
         Ok(permit) => permit,
         Err(refused @ ConnectionRefused::ServerFull(_)) => {
             return (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()

@@ -224,3 +224,41 @@ async fn with_a_data_dir_files_survive_a_restart_and_are_deleted_from_disk() {
     assert!(!on_disk(&kept).exists());
     server.stop().await;
 }
+
+/// One user cannot fill the space every user shares: their files count
+/// against their own quota, which frees up as their messages go.
+#[tokio::test]
+async fn one_users_uploads_are_bounded_by_a_quota_that_frees_with_their_messages() {
+    let server = TestServer::start_with(|c| {
+        c.attachments_per_user_bytes = 300;
+        c.attachments_total_bytes = 10_000;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    alice.create_channel("general").await;
+    let mut a = alice.connect().await;
+    a.join("general", None).await;
+    let first = upload(&alice, "one.bin", vec![1u8; 200]).await;
+    let refused = alice.upload("two.bin", vec![2u8; 200]).await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "quota_exceeded");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("one person may keep 300 bytes"),
+        "{body}"
+    );
+    upload(&bob, "bobs.bin", vec![3u8; 200]).await;
+    // Her message with the file goes: so does its weight.
+    let ack = send_with(&mut a, "q1", "a file", &[&first]).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let id = ack["seq"].as_u64().unwrap();
+    a.send_json(json!({ "type": "delete", "channel": "general", "id": id }))
+        .await;
+    assert_eq!(a.until("deleted").await["id"], id);
+    upload(&alice, "two.bin", vec![2u8; 200]).await;
+    server.stop().await;
+}

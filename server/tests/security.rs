@@ -8,6 +8,7 @@ use common::{Client, Ending, TestServer};
 use futures::SinkExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The server's view that must not change under attack.
@@ -526,4 +527,93 @@ async fn look_alike_names_are_taken_and_invisible_or_mixed_script_ones_invalid()
     }
     assert_eq!(alice.channels().await.len(), 5, "nothing else was made");
     server.stop().await;
+}
+
+/// Behind a reverse proxy every request comes from the proxy: with
+/// `--trusted-proxy` the per-address limits count each client (from
+/// `X-Forwarded-For`) instead of throttling the whole site; without it
+/// the header is ignored, so a client cannot pick its own address.
+#[tokio::test]
+async fn per_address_limits_count_clients_behind_a_trusted_proxy_only() {
+    let register_from = |server: &TestServer, name: String, client: &'static str| {
+        let url = server.url("/api/register");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("x-forwarded-for", client)
+                .json(&json!({ "display_name": name }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let limited = |c: &mut server::Config| {
+        c.register_rate = 1;
+        c.register_burst = 2;
+        c.max_connections_per_ip = 1;
+    };
+    let proxied = TestServer::start_with(move |c| {
+        limited(c);
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for (i, client) in ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"]
+        .into_iter()
+        .enumerate()
+    {
+        statuses.push(register_from(&proxied, format!("p{i}"), client).await);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 200],
+        "each client has its own budget"
+    );
+    // One IPv6 subscriber is one /64, whichever address it uses.
+    let v6 = [
+        "2001:db8:7:7::1",
+        "2001:db8:7:7:ffff::2",
+        "2001:db8:7:7::3",
+        "2001:db8:7:8::1",
+    ];
+    let mut statuses = Vec::new();
+    for (i, client) in v6.into_iter().enumerate() {
+        statuses.push(register_from(&proxied, format!("v{i}"), client).await);
+    }
+    assert_eq!(statuses, [200, 200, 429, 200]);
+    // WebSocket connections per client, too.
+    let alice = proxied.user("alice").await;
+    let open = |client: &'static str| {
+        let mut request = proxied.ws_url().into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("cookie", alice.cookie.clone().unwrap().parse().unwrap());
+        headers.insert("x-forwarded-for", client.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    let _first = open("203.0.113.9")
+        .await
+        .expect("the first connection opens");
+    assert!(
+        open("203.0.113.9").await.is_err(),
+        "that client is at its cap"
+    );
+    let _other = open("203.0.113.10").await.expect("another client is not");
+    proxied.stop().await;
+
+    let direct = TestServer::start_with(limited).await;
+    let mut statuses = Vec::new();
+    for (i, client) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+        .into_iter()
+        .enumerate()
+    {
+        statuses.push(register_from(&direct, format!("d{i}"), client).await);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "an untrusted header changes nothing"
+    );
+    direct.stop().await;
 }
