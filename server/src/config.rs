@@ -146,6 +146,13 @@ pub struct Config {
     #[arg(long, env = "FLACK_PRESENCE_TIMEOUT_SECS", default_value_t = 15)]
     pub presence_timeout_secs: u64,
 
+    /// At most one presence announcement per user this often (plus one
+    /// for the state it ends in), however fast a client toggles; with
+    /// Redis, how often connection counts go to the other servers. 0
+    /// announces every change at once.
+    #[arg(long, env = "FLACK_PRESENCE_INTERVAL_MS", default_value_t = 1000)]
+    pub presence_interval_ms: u64,
+
     /// Changes waiting to be written (with --data-dir) before new ones are
     /// refused as busy.
     #[arg(long, env = "FLACK_JOURNAL_QUEUE", default_value_t = 65_536)]
@@ -232,6 +239,9 @@ impl Config {
         config.register_rate = 0;
         config.channel_rate = 0;
         config.conversation_rate = 0;
+        // Every presence change at once: tests follow each one; the tests
+        // of coalescing set an interval.
+        config.presence_interval_ms = 0;
         config
     }
 }

@@ -42,6 +42,7 @@ use std::path::Path;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -51,6 +52,7 @@ use crate::files::{Content, FileError, FileLimits, Files};
 use crate::identity::{SessionToken, TokenHash};
 use crate::markup::{self, Rendered};
 use crate::names;
+use crate::presence::{self, Connections, Presence};
 use crate::store::{self, Entry, Snapshot, StoreError};
 
 /// Limits the hub keeps; each is a command-line setting (see `config`).
@@ -73,6 +75,9 @@ pub struct HubLimits {
     pub event_log_bytes: usize,
     /// Most private conversations one user may start.
     pub max_conversations: usize,
+    /// At most one presence announcement per user per this long (and
+    /// one for the state it ends in); zero announces every change.
+    pub presence_interval: Duration,
     pub files: FileLimits,
 }
 
@@ -85,6 +90,7 @@ impl Default for HubLimits {
             event_log: 1000,
             event_log_bytes: 1024 * 1024,
             max_conversations: 1000,
+            presence_interval: Duration::ZERO,
             files: FileLimits::default(),
         }
     }
@@ -277,30 +283,19 @@ impl cluster::Replica for Replica {
             return Vec::new();
         };
         let hub = Hub { shared };
-        let state = hub.state();
-        state
-            .presence
-            .iter()
-            .map(|(user, c)| (*user, c.open, c.away))
-            .collect()
+        let counts = hub.state().presence.counts_here();
+        counts
     }
 
-    fn forget_servers(&self, before: std::time::Instant) {
+    fn forget_servers(&self, before: Instant) {
         if let Some(shared) = self.0.upgrade() {
             let hub = Hub { shared };
-            let gone: Vec<Uuid> = {
-                let state = hub.state();
-                state
-                    .remote_presence
-                    .iter()
-                    .filter(|(_, server)| server.heard < before)
-                    .map(|(node, _)| *node)
-                    .collect()
-            };
+            let mut state = hub.state();
+            let (gone, heard) = state.presence.forget_servers(before, Instant::now());
             for node in gone {
                 tracing::info!(%node, "a server stopped sending its presence; forgetting its connections");
-                hub.remote_presence_changed(node, |server| server.users.clear());
             }
+            hub.announce_presence(&state, heard);
         }
     }
 }
@@ -338,22 +333,14 @@ struct State {
     /// refused rather than acknowledged without being stored.
     journal_closed: bool,
     last_ticket: u64,
-    /// Open connections per user (absent: offline).
-    presence: HashMap<Uuid, Connections>,
-    /// With Redis: other servers' connection counts, by server.
-    remote_presence: HashMap<Uuid, RemotePresence>,
+    /// Who is here, and what of it was announced.
+    presence: Presence,
     /// The channel key of every file attached to a message in a ring.
     file_channels: HashMap<AttachmentId, String>,
     /// Users by the skeletons of their names (`names::skeletons`).
     name_skeletons: HashMap<String, Uuid>,
     /// Public channels' keys by the skeletons of their names.
     channel_skeletons: HashMap<String, String>,
-}
-
-/// Another server's connection counts, as its last notices said.
-struct RemotePresence {
-    heard: std::time::Instant,
-    users: HashMap<Uuid, Connections>,
 }
 
 impl State {
@@ -418,35 +405,6 @@ impl State {
                 .and_then(|key| self.channels.get(key))
         };
         self.channels.get(&name.key()).or_else(like)
-    }
-
-    /// `user`'s connections on every server.
-    fn connections(&self, user: Uuid) -> Connections {
-        let mut all = self.presence.get(&user).copied().unwrap_or_default();
-        for server in self.remote_presence.values() {
-            if let Some(there) = server.users.get(&user) {
-                all.open += there.open;
-                all.away += there.away;
-            }
-        }
-        all
-    }
-}
-
-/// One user's open connections and how many of them are hidden tabs.
-#[derive(Debug, Default, Clone, Copy)]
-struct Connections {
-    open: u32,
-    away: u32,
-}
-
-impl Connections {
-    fn status(self) -> PresenceStatus {
-        match self {
-            Self { open: 0, .. } => PresenceStatus::Offline,
-            Self { open, away } if away >= open => PresenceStatus::Away,
-            _ => PresenceStatus::Online,
-        }
     }
 }
 
@@ -850,7 +808,10 @@ impl Hub {
         Self {
             shared: Arc::new(Shared {
                 server_id,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    presence: Presence::new(limits.presence_interval),
+                    ..State::default()
+                }),
                 limits,
                 lobby,
                 durable: OnceLock::new(),
@@ -1854,19 +1815,16 @@ impl Hub {
         change: impl FnOnce(&mut Connections),
     ) {
         let mut state = self.state();
-        let before = state.connections(user).status();
-        let mut here = state.presence.get(&user).copied().unwrap_or_default();
-        change(&mut here);
-        if here.open == 0 {
-            state.presence.remove(&user);
-        } else {
-            state.presence.insert(user, here);
+        let (here, announce) = state.presence.change_here(user, Instant::now(), change);
+        if let Some(status) = announce {
+            self.announce(name.clone(), status);
         }
-        let after = state.connections(user).status();
-        if before != after {
-            self.announce_presence(name.clone(), after);
-        }
-        if let Some(link) = self.shared.cluster.get() {
+        if let Some(link) = self
+            .shared
+            .cluster
+            .get()
+            .filter(|_| !state.presence.batched())
+        {
             link.notify(cluster::Notice::Presence {
                 node: link.node,
                 full: false,
@@ -1875,7 +1833,33 @@ impl Hub {
         }
     }
 
-    fn announce_presence(&self, user: DisplayName, status: PresenceStatus) {
+    /// Announces the presence changes that waited (at most one per user
+    /// per `--presence-interval-ms`) and, with Redis, tells the other
+    /// servers this one's changed counts in one notice. Called every
+    /// interval.
+    pub fn flush_presence(&self) {
+        let mut state = self.state();
+        let (heard, tell) = state.presence.flush(Instant::now());
+        self.announce_presence(&state, heard);
+        if let Some(link) = self.shared.cluster.get().filter(|_| !tell.is_empty()) {
+            link.notify(cluster::Notice::Presence {
+                node: link.node,
+                full: false,
+                users: tell,
+            });
+        }
+    }
+
+    /// Announces each `(user, status)` by the user's name.
+    fn announce_presence(&self, state: &State, heard: Vec<(Uuid, PresenceStatus)>) {
+        for (user, status) in heard {
+            if let Some(known) = state.users.get(&user) {
+                self.announce(known.info.display_name.clone(), status);
+            }
+        }
+    }
+
+    fn announce(&self, user: DisplayName, status: PresenceStatus) {
         let frame = ServerFrame::Presence(frame::Presence { user, status });
         // Nobody listening is fine.
         let _ = self.shared.lobby.send(frame.to_json().into());
@@ -1891,61 +1875,10 @@ impl Hub {
                 }
             }
             cluster::Notice::Presence { node, full, users } => {
-                self.remote_presence_changed(node, |server| {
-                    server.heard = std::time::Instant::now();
-                    if full {
-                        server.users.clear();
-                    }
-                    for (user, open, away) in users {
-                        if open == 0 {
-                            server.users.remove(&user);
-                        } else {
-                            server.users.insert(user, Connections { open, away });
-                        }
-                    }
-                });
-            }
-        }
-    }
-
-    /// Changes server `node`'s counts, announcing every status that
-    /// changes (of the users it had or has; a server with none is dropped).
-    fn remote_presence_changed(&self, node: Uuid, change: impl FnOnce(&mut RemotePresence)) {
-        let mut guard = self.state();
-        let state = &mut *guard;
-        let mut server = state
-            .remote_presence
-            .remove(&node)
-            .unwrap_or_else(|| RemotePresence {
-                heard: std::time::Instant::now(),
-                users: HashMap::new(),
-            });
-        let had: Vec<(Uuid, Connections)> = server.users.iter().map(|(u, c)| (*u, *c)).collect();
-        change(&mut server);
-        let mut affected: Vec<(Uuid, PresenceStatus)> = had
-            .iter()
-            .map(|(user, there)| {
-                // Its status while `node` still counted its old numbers.
-                let mut all = state.connections(*user);
-                all.open += there.open;
-                all.away += there.away;
-                (*user, all.status())
-            })
-            .collect();
-        for user in server.users.keys() {
-            if !had.iter().any(|(u, _)| u == user) {
-                affected.push((*user, state.connections(*user).status()));
-            }
-        }
-        if !server.users.is_empty() {
-            state.remote_presence.insert(node, server);
-        }
-        for (user, was) in affected {
-            let now = state.connections(user).status();
-            if now != was {
-                if let Some(known) = state.users.get(&user) {
-                    self.announce_presence(known.info.display_name.clone(), now);
-                }
+                let mut state = self.state();
+                let notice = presence::Notice { full, users };
+                let heard = state.presence.change_remote(node, Instant::now(), notice);
+                self.announce_presence(&state, heard);
             }
         }
     }
@@ -2031,7 +1964,7 @@ impl Hub {
             .into_iter()
             .filter_map(|(_, id)| {
                 let user = state.users.get(id)?;
-                let status = state.connections(*id).status();
+                let status = state.presence.status(*id);
                 Some(Person {
                     name: user.info.display_name.clone(),
                     status,

@@ -14,6 +14,7 @@
 //! - `attachments`: upload and download of files over HTTP;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
 //! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
+//! - `presence`: who is here, and which changes to announce (coalesced);
 //! - `session`: one WebSocket connection;
 //! - `store`: the SQLite journal behind `--data-dir` (group commit);
 //! - `startup`: the router, the listener, graceful shutdown;
@@ -35,6 +36,7 @@ pub mod markup;
 pub mod metrics;
 pub mod names;
 pub mod policy;
+pub mod presence;
 pub mod session;
 pub mod shutdown;
 pub mod startup;

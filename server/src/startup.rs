@@ -127,6 +127,7 @@ impl Application {
             event_log: config.event_log,
             event_log_bytes: config.event_log_bytes,
             max_conversations: config.max_conversations,
+            presence_interval: std::time::Duration::from_millis(config.presence_interval_ms),
             files: FileLimits {
                 max_bytes: config.max_attachment_bytes,
                 per_message: config.max_attachments,
@@ -248,6 +249,12 @@ impl Application {
             // 1.3 MB raw and about 0.45 MB compressed.
             .layer(CompressionLayer::new());
         spawn_limit_housekeeping(limits, shutdown.clone(), &tracker);
+        spawn_presence_flusher(
+            hub_handle.clone(),
+            std::time::Duration::from_millis(config.presence_interval_ms),
+            shutdown.clone(),
+            &tracker,
+        );
 
         Ok(Self {
             hub: hub_handle,
@@ -343,6 +350,29 @@ fn spawn_limit_housekeeping(
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = every.tick() => limits.forget_idle(),
+            }
+        }
+    });
+}
+
+/// Announces the presence changes that waited for their interval, every
+/// interval, until shutdown (none to run with no interval).
+fn spawn_presence_flusher(
+    hub: Hub,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    if interval.is_zero() {
+        return;
+    }
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(interval);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = every.tick() => hub.flush_presence(),
             }
         }
     });

@@ -95,3 +95,49 @@ async fn typing_reaches_the_channels_viewers_only_and_takes_no_seq() {
     assert_eq!(err["code"], "unknown_channel");
     server.stop().await;
 }
+
+/// 200 away/back toggles from one connection reach an observer as a
+/// handful of frames, not 200, and the observer ends with the right state;
+/// with Redis, across servers too.
+#[tokio::test]
+async fn a_flood_of_presence_toggles_reaches_others_coalesced_and_ends_right() {
+    let interval = |c: &mut server::Config| c.presence_interval_ms = 300;
+    let server = TestServer::start_with(interval).await;
+    toggles_are_coalesced(&server, &server).await;
+    server.stop().await;
+
+    let redis = common::RedisServer::start();
+    let on = |redis: &common::RedisServer| {
+        let url = redis.url();
+        TestServer::start_with(move |c| {
+            interval(c);
+            c.redis_url = Some(url);
+        })
+    };
+    let (a, b) = (on(&redis).await, on(&redis).await);
+    toggles_are_coalesced(&a, &b).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Alice toggles on `hers`; Bob watches from `his`.
+async fn toggles_are_coalesced(hers: &TestServer, his: &TestServer) {
+    let alice = hers.user("alice").await;
+    let bob = his.user("bob").await;
+    let mut b = bob.connect().await;
+    let mut tab = alice.connect().await;
+    assert_eq!(b.presence_of("alice").await, "online");
+    for i in 0..200 {
+        tab.send_json(json!({ "type": "away", "away": i % 2 == 0 }))
+            .await;
+    }
+    tab.send_json(json!({ "type": "ping" })).await;
+    tab.until("pong").await;
+    drop(tab);
+    let mut heard = Vec::new();
+    while heard.last().map(String::as_str) != Some("offline") {
+        heard.push(b.presence_of("alice").await);
+    }
+    assert!(heard.len() <= 6, "{} frames: {heard:?}", heard.len());
+    assert_eq!(people(&bob).await[0]["status"], "offline");
+}
