@@ -33,6 +33,8 @@ pub enum ApiErrorCode {
     Unavailable,
     /// The upload is larger than the server takes.
     TooLarge,
+    /// The request's body stalled or took too long; nothing was kept.
+    TimedOut,
     /// No such file (or not one you may see).
     NotFound,
     /// This user reached a limit on what one person may hold (private
@@ -51,6 +53,7 @@ impl ApiErrorCode {
             Self::Forbidden | Self::QuotaExceeded => 403,
             Self::UnknownChannel | Self::NotFound => 404,
             Self::TooLarge => 413,
+            Self::TimedOut => 408,
             Self::NameTaken | Self::ChannelExists => 409,
             Self::RateLimited => 429,
             Self::Unreachable | Self::Unavailable => 503,

@@ -28,6 +28,8 @@ use std::sync::Arc;
 pub struct FilesState {
     pub hub: Hub,
     pub limits: Arc<Limits>,
+    /// An upload's whole body must arrive within this long.
+    pub upload_timeout: std::time::Duration,
 }
 
 #[derive(serde::Deserialize)]
@@ -52,6 +54,29 @@ fn too_large(max: usize) -> Response {
         format!(
             "the file is larger than the limit of {:.1} MB",
             max as f64 / 1e6
+        ),
+    ))
+}
+
+/// Whether reading a body failed because it stopped arriving (the body
+/// timeout), rather than because it passed the size limit.
+fn stalled(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn timed_out(limit: std::time::Duration) -> Response {
+    refusal(ApiError::new(
+        ApiErrorCode::TimedOut,
+        format!(
+            "the upload stalled or took longer than {} s; try again",
+            limit.as_secs()
         ),
     ))
 }
@@ -81,9 +106,13 @@ pub async fn upload(
     if declared.is_some_and(|len| len > max as u64) {
         return too_large(max);
     }
-    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        return too_large(max);
-    };
+    let bytes =
+        match tokio::time::timeout(state.upload_timeout, axum::body::to_bytes(body, max)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if !stalled(&e) => return too_large(max),
+            // Stalled, or too slow in all: nothing is kept, the slot is freed.
+            Ok(Err(_)) | Err(_) => return timed_out(state.upload_timeout),
+        };
     let name = query.name.unwrap_or_default();
     match state.hub.upload(&user, &name, bytes).await {
         Ok(attachment) => axum::Json(attachment).into_response(),

@@ -107,6 +107,26 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Most HTTP connections served at once (more wait to be accepted);
+    /// a connection upgraded to a WebSocket counts against
+    /// --max-connections instead.
+    #[arg(long, env = "FLACK_MAX_HTTP_CONNECTIONS", default_value_t = 4096)]
+    pub max_http_connections: usize,
+
+    /// A request's headers must arrive within this many seconds (and the
+    /// next request's on a kept-alive connection), or the connection is
+    /// closed.
+    #[arg(long, env = "FLACK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// A request body that sends nothing for this many seconds is dropped.
+    #[arg(long, env = "FLACK_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// An upload must be whole within this many seconds (10 MiB at 40 KB/s).
+    #[arg(long, env = "FLACK_UPLOAD_TIMEOUT_SECS", default_value_t = 300)]
+    pub upload_timeout_secs: u64,
+
     /// Read buffer of each WebSocket, in bytes: memory every connection
     /// holds even when idle. Client frames are small; a larger one takes
     /// several reads.

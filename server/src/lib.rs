@@ -17,6 +17,7 @@
 //! - `presence`: who is here, and which changes to announce (coalesced);
 //! - `session`: one WebSocket connection;
 //! - `store`: the SQLite journal behind `--data-dir` (group commit);
+//! - `listener`: HTTP/1.1 connections: a cap, a header deadline, graceful close;
 //! - `startup`: the router, the listener, graceful shutdown;
 //! - `shutdown`: the Ctrl-C / SIGTERM signal.
 //!
@@ -32,6 +33,7 @@ pub mod files;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod listener;
 pub mod markup;
 pub mod metrics;
 pub mod names;

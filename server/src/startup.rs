@@ -13,6 +13,7 @@ use crate::files::FileLimits;
 use crate::hub::{Hub, HubLimits};
 use crate::identity::session_from_headers;
 use crate::limits::{ConnectionRefused, Limits};
+use crate::listener::{self, HttpLimits};
 use crate::metrics::{self, Metrics, Probes};
 use crate::policy::{self, Policy};
 use crate::session::{self, SessionSettings};
@@ -22,7 +23,6 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -44,8 +45,6 @@ pub enum StartupError {
     },
     #[error("cannot read the Leptos configuration: {0}")]
     Leptos(String),
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -92,6 +91,7 @@ pub struct Application {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     grace: std::time::Duration,
+    http: HttpLimits,
 }
 
 fn leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
@@ -175,6 +175,7 @@ impl Application {
         let files_state = attachments::FilesState {
             hub: hub.clone(),
             limits: limits.clone(),
+            upload_timeout: std::time::Duration::from_secs(config.upload_timeout_secs.max(1)),
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -204,6 +205,7 @@ impl Application {
             },
         };
 
+        let body_timeout = std::time::Duration::from_secs(config.body_timeout_secs.max(1));
         let routes = generate_route_list(App);
         // `cargo leptos watch` sets LEPTOS_WATCH; its live-reload socket
         // must get past the page's CSP.
@@ -244,6 +246,10 @@ impl Application {
                 policy,
                 policy::guard_api,
             ))
+            // Around everything that reads a body: one that stalls frees
+            // its connection (an upload also has a deadline for the whole
+            // body, `--upload-timeout-secs`).
+            .layer(RequestBodyTimeoutLayer::new(body_timeout))
             .layer(axum::middleware::from_fn(policy::security_headers))
             // Brotli or gzip when the client accepts it: the WASM is
             // 1.3 MB raw and about 0.45 MB compressed.
@@ -263,6 +269,11 @@ impl Application {
             shutdown,
             tracker,
             grace: config.shutdown_grace(),
+            http: HttpLimits {
+                max_connections: config.max_http_connections,
+                header_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
+                grace: config.shutdown_grace(),
+            },
         })
     }
 
@@ -280,28 +291,19 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let shutdown = self.shutdown.clone();
-        let serve_shutdown = shutdown.clone();
-        // Chat frames are small and latency-bound: no Nagle delay.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
+        let stop = {
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    _ = signal => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                tracing::info!("shutting down");
+                shutdown.cancel();
             }
-        });
-        let result = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = signal => {}
-                _ = serve_shutdown.cancelled() => {}
-            }
-            tracing::info!("shutting down");
-            serve_shutdown.cancel();
-        })
-        .await;
-        shutdown.cancel();
+        };
+        let http = listener::serve(self.listener, self.router, self.http, shutdown.clone());
+        tokio::join!(http, stop);
         self.tracker.close();
         if tokio::time::timeout(self.grace, self.tracker.wait())
             .await
@@ -318,7 +320,7 @@ impl Application {
         {
             tracing::error!("closing the store failed");
         }
-        result.map_err(StartupError::Serve)
+        Ok(())
     }
 }
 

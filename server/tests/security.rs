@@ -617,3 +617,110 @@ async fn per_address_limits_count_clients_behind_a_trusted_proxy_only() {
     );
     direct.stop().await;
 }
+
+/// Reads what the server sends until it closes the connection (or
+/// `common::FRAME_WAIT` passes: then `None`).
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(common::FRAME_WAIT, tcp.read_to_end(&mut got)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&got).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// A client that sends half a request header, or stops halfway through a
+/// body, does not hold its connection (or its upload's memory) for ever.
+#[tokio::test]
+async fn half_a_header_or_a_stalled_body_does_not_hold_a_connection() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(|c| {
+        c.header_timeout_secs = 1;
+        c.body_timeout_secs = 1;
+        c.upload_timeout_secs = 3;
+    })
+    .await;
+    let mut half = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: flack\r\nX-Slow: ")
+        .await
+        .unwrap();
+    assert!(
+        read_until_closed(&mut half).await.is_some(),
+        "closed after the header timeout"
+    );
+
+    let alice = server.user("alice").await;
+    let cookie = alice.cookie.clone().unwrap();
+    let upload = format!(
+        "POST /api/upload?name=big.bin HTTP/1.1\r\nHost: flack\r\nCookie: {cookie}\r\n\
+         Content-Length: 100000\r\n\r\n"
+    );
+    let mut stalled = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stalled.write_all(upload.as_bytes()).await.unwrap();
+    stalled.write_all(&[7u8; 1000]).await.unwrap();
+    let answer = read_until_closed(&mut stalled).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("timed_out"), "{answer}");
+
+    // A trickle that never stalls long enough still has a deadline.
+    let mut trickle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    trickle.write_all(upload.as_bytes()).await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut trickle = trickle;
+        let mut sent = 0;
+        loop {
+            if trickle.write_all(&[7u8; 10]).await.is_err() {
+                break;
+            }
+            sent += 10;
+            let wait = tokio::time::sleep(std::time::Duration::from_millis(300));
+            let mut probe = [0u8; 512];
+            tokio::select! {
+                _ = wait => {}
+                read = tokio::io::AsyncReadExt::read(&mut trickle, &mut probe) => {
+                    let answer = String::from_utf8_lossy(&probe[..read.unwrap_or(0)]).into_owned();
+                    return (answer, sent);
+                }
+            }
+        }
+        (String::new(), sent)
+    });
+    let (answer, sent) = reader.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(sent < 100_000, "cut off after {sent} bytes");
+    assert_eq!(
+        alice.post("me", json!({})).await.status(),
+        200,
+        "the server goes on serving"
+    );
+    server.stop().await;
+}
+
+/// More HTTP connections than the cap wait to be served; each one that
+/// closes lets the next in.
+#[tokio::test]
+async fn http_connections_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(|c| c.max_http_connections = 2).await;
+    let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut probe = [0u8; 64];
+    let early = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        tokio::io::AsyncReadExt::read(&mut third, &mut probe),
+    )
+    .await;
+    assert!(early.is_err(), "the third waits while two hold the slots");
+    drop(first);
+    let answer = read_until_closed(&mut third)
+        .await
+        .expect("served once a slot frees");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await;
+}
