@@ -30,8 +30,18 @@ pub trait ChatBackend: Send + Sync + 'static {
         name: ChannelName,
     ) -> Result<Channel, ApiError>;
     async fn channels(&self) -> Vec<Channel>;
-    async fn users(&self) -> Vec<DisplayName>;
-    async fn people(&self) -> Vec<Person>;
+    async fn users(&self, headers: &http::HeaderMap) -> Result<Vec<DisplayName>, ApiError>;
+    async fn people(&self, headers: &http::HeaderMap) -> Result<Vec<Person>, ApiError>;
+    /// Ends the caller's session (or, `everywhere`, all of their user's
+    /// sessions); the `Set-Cookie` values that remove the cookie.
+    async fn sign_out(
+        &self,
+        headers: &http::HeaderMap,
+        everywhere: bool,
+    ) -> Result<Vec<http::HeaderValue>, ApiError>;
+    /// `Set-Cookie` values the caller's cookie needs now (a session cookie
+    /// from before cookies were `Secure` moves to its `__Host-` name).
+    fn cookie_updates(&self, headers: &http::HeaderMap) -> Vec<http::HeaderValue>;
     async fn unread(&self, headers: &http::HeaderMap) -> Result<Vec<Unread>, ApiError>;
     async fn history(
         &self,
@@ -63,7 +73,7 @@ pub trait ChatBackend: Send + Sync + 'static {
 #[cfg(feature = "ssr")]
 pub struct Registration {
     pub outcome: Result<UserInfo, ApiError>,
-    pub cookie: Option<http::HeaderValue>,
+    pub cookies: Vec<http::HeaderValue>,
 }
 
 #[cfg(feature = "ssr")]
@@ -80,6 +90,15 @@ mod edge {
         use_context::<http::request::Parts>()
             .map(|parts| parts.headers)
             .unwrap_or_default()
+    }
+
+    /// Adds `Set-Cookie` headers to the response.
+    pub fn set_cookies(cookies: Vec<http::HeaderValue>) {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            for cookie in cookies {
+                response.append_header(http::header::SET_COOKIE, cookie);
+            }
+        }
     }
 }
 
@@ -99,6 +118,8 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/find_conversation", &["with"]),
     ("/api/list_conversations", &[]),
     ("/api/channel_history", &["channel"]),
+    ("/api/sign_out", &[]),
+    ("/api/sign_out_everywhere", &[]),
 ];
 
 /// `POST /api/register {"display_name": "alice"}`: become a user; sets the
@@ -108,12 +129,7 @@ pub async fn register(display_name: String) -> Result<UserInfo, ApiError> {
     let name = DisplayName::parse(&display_name).map_err(ApiError::from)?;
     let backend = edge::backend()?;
     let registration = backend.register(&edge::headers(), name).await;
-    if let (Some(cookie), Some(response)) = (
-        registration.cookie,
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        response.append_header(http::header::SET_COOKIE, cookie);
-    }
+    edge::set_cookies(registration.cookies);
     registration.outcome
 }
 
@@ -121,7 +137,32 @@ pub async fn register(display_name: String) -> Result<UserInfo, ApiError> {
 #[server(endpoint = "me", input = server_fn::codec::Json)]
 pub async fn me() -> Result<Option<UserInfo>, ApiError> {
     let backend = edge::backend()?;
-    Ok(backend.current_user(&edge::headers()).await)
+    let headers = edge::headers();
+    let user = backend.current_user(&headers).await;
+    if user.is_some() {
+        edge::set_cookies(backend.cookie_updates(&headers));
+    }
+    Ok(user)
+}
+
+/// `POST /api/sign_out {}`: ends this browser's session and removes its
+/// cookie; its open connections close (4001). The user and their name
+/// stay: Flack has no passwords, so another browser cannot sign in as
+/// them again.
+#[server(endpoint = "sign_out", input = server_fn::codec::Json)]
+pub async fn sign_out() -> Result<(), ApiError> {
+    let cookies = edge::backend()?.sign_out(&edge::headers(), false).await?;
+    edge::set_cookies(cookies);
+    Ok(())
+}
+
+/// `POST /api/sign_out_everywhere {}`: ends every session of the caller's
+/// user, in every browser, and removes this browser's cookie.
+#[server(endpoint = "sign_out_everywhere", input = server_fn::codec::Json)]
+pub async fn sign_out_everywhere() -> Result<(), ApiError> {
+    let cookies = edge::backend()?.sign_out(&edge::headers(), true).await?;
+    edge::set_cookies(cookies);
+    Ok(())
 }
 
 /// `POST /api/create_channel {"name": "general"}` (signed in).
@@ -138,18 +179,19 @@ pub async fn list_channels() -> Result<Vec<Channel>, ApiError> {
     Ok(edge::backend()?.channels().await)
 }
 
-/// `POST /api/list_users {}`: every user's display name, sorted ignoring
-/// case (what `@mention` completion offers).
+/// `POST /api/list_users {}` (signed in): every user's display name,
+/// sorted ignoring case (what `@mention` completion offers).
 #[server(endpoint = "list_users", input = server_fn::codec::Json)]
 pub async fn list_users() -> Result<Vec<DisplayName>, ApiError> {
-    Ok(edge::backend()?.users().await)
+    edge::backend()?.users(&edge::headers()).await
 }
 
-/// `POST /api/people {}`: every user with their presence, sorted by name
-/// ignoring case.
+/// `POST /api/people {}` (signed in): every user with their presence,
+/// sorted by name ignoring case. Needs a session: who is online when is
+/// about people, and whoever watches it shows up in the list themselves.
 #[server(endpoint = "people", input = server_fn::codec::Json)]
 pub async fn people() -> Result<Vec<Person>, ApiError> {
-    Ok(edge::backend()?.people().await)
+    edge::backend()?.people(&edge::headers()).await
 }
 
 /// `POST /api/unread {}` (signed in): per channel with unread messages,
@@ -255,6 +297,11 @@ mod tests {
                 channel: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 11);
+        assert_eq!(listed(SignOut::PATH), fields(SignOut {}));
+        assert_eq!(
+            listed(SignOutEverywhere::PATH),
+            fields(SignOutEverywhere {})
+        );
+        assert_eq!(ENDPOINT_FIELDS.len(), 13);
     }
 }

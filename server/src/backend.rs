@@ -4,7 +4,7 @@
 
 use crate::files::FileError;
 use crate::hub::{Hub, HubError};
-use crate::identity::session_from_headers;
+use crate::identity::{removal_cookies, session_from_headers, upgraded_cookies};
 use crate::limits::{retry_after_ms, Limits};
 use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
@@ -52,6 +52,14 @@ impl From<HubError> for ApiError {
 }
 
 impl HubBackend {
+    /// `Set-Cookie` header values (a cookie is always a valid one).
+    fn cookies(&self, cookies: impl IntoIterator<Item = String>) -> Vec<http::HeaderValue> {
+        cookies
+            .into_iter()
+            .filter_map(|cookie| http::HeaderValue::from_str(&cookie).ok())
+            .collect()
+    }
+
     async fn signed_in(&self, headers: &http::HeaderMap) -> Result<UserInfo, ApiError> {
         self.current_user(headers)
             .await
@@ -73,46 +81,32 @@ impl ChatBackend for HubBackend {
         if current.is_some() && caller(&self.hub).is_none() && !self.hub.sync().await {
             return Registration {
                 outcome: Err(HubError::StoreDown.into()),
-                cookie: None,
+                cookies: Vec::new(),
             };
         }
-        let (outcome, token, own) = match self.hub.register(name, current.as_ref()) {
-            Ok((user, token, ticket)) => {
-                let own = caller(&self.hub).is_some_and(|c| c.user_id == user.user_id);
-                // The session counts once it would survive a crash (and,
-                // with Redis, once Redis took it).
-                (
-                    self.hub.settled(ticket).await.map(|_| user),
-                    Some(token),
-                    own,
-                )
-            }
-            Err(err) => (Err(err), None, false),
+        let (outcome, token) = match self.hub.register(name, current.as_ref()) {
+            // The session counts once it would survive a crash (and, with
+            // Redis, once Redis took it). Re-registering one's own name
+            // makes nothing: the cookie the caller has proves it already.
+            Ok((user, token, ticket)) => (self.hub.settled(ticket).await.map(|_| user), token),
+            Err(err) => (Err(err), None),
         };
-        let cookie = token
-            .and_then(|token| http::HeaderValue::from_str(&token.cookie(self.secure_cookies)).ok());
-        let (outcome, cookie) = match (outcome, cookie) {
-            (Ok(user), Some(cookie)) => {
+        let cookies: Vec<http::HeaderValue> = token
+            .map(|token| self.cookies([token.cookie(self.secure_cookies)]))
+            .unwrap_or_default();
+        let (outcome, cookies) = match outcome {
+            Ok(user) => {
                 tracing::info!(user = %user.display_name, "registered");
-                (Ok(user), Some(cookie))
+                (Ok(user), cookies)
             }
-            (Ok(_), None) => (
-                Err(ApiError::new(
-                    ApiErrorCode::Internal,
-                    "could not build the session cookie",
-                )),
-                None,
-            ),
-            // Redis may have made the new session and lost only its answer.
+            // Redis may have made the new user and lost only its answer.
             // Without its cookie a retry would find the name taken by a
-            // session nobody holds, so the cookie goes out with the 503, as
-            // it would have with a 200 — unless the caller re-registered
-            // their own user: the cookie they have proves that already, and
-            // the new one may name nothing.
-            (Err(err @ HubError::StoreDown), cookie) => (Err(err.into()), cookie.filter(|_| !own)),
-            (Err(err), _) => (Err(err.into()), None),
+            // session nobody holds, so the cookie goes out with the 503,
+            // as it would have with a 200.
+            Err(err @ HubError::StoreDown) => (Err(err.into()), cookies),
+            Err(err) => (Err(err.into()), Vec::new()),
         };
-        Registration { outcome, cookie }
+        Registration { outcome, cookies }
     }
 
     async fn current_user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {
@@ -157,12 +151,37 @@ impl ChatBackend for HubBackend {
         self.hub.channels()
     }
 
-    async fn users(&self) -> Vec<DisplayName> {
-        self.hub.users()
+    async fn users(&self, headers: &http::HeaderMap) -> Result<Vec<DisplayName>, ApiError> {
+        self.signed_in(headers).await?;
+        Ok(self.hub.users())
     }
 
-    async fn people(&self) -> Vec<Person> {
-        self.hub.people()
+    async fn people(&self, headers: &http::HeaderMap) -> Result<Vec<Person>, ApiError> {
+        self.signed_in(headers).await?;
+        Ok(self.hub.people())
+    }
+
+    async fn sign_out(
+        &self,
+        headers: &http::HeaderMap,
+        everywhere: bool,
+    ) -> Result<Vec<http::HeaderValue>, ApiError> {
+        let Some(hash) = session_from_headers(headers) else {
+            return Ok(self.cookies(removal_cookies(self.secure_cookies)));
+        };
+        let ticket = match (everywhere, self.hub.user_by_session_synced(&hash).await) {
+            (true, Some(user)) => {
+                tracing::info!(user = %user.display_name, "signed out everywhere");
+                self.hub.sign_out_everywhere(&user)?
+            }
+            _ => self.hub.sign_out(&hash)?,
+        };
+        self.hub.settled(ticket).await?;
+        Ok(self.cookies(removal_cookies(self.secure_cookies)))
+    }
+
+    fn cookie_updates(&self, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
+        self.cookies(upgraded_cookies(headers, self.secure_cookies))
     }
 
     async fn history(

@@ -28,6 +28,7 @@
 use crate::access::Room;
 use crate::files::{FileError, FileLimits, PENDING_TTL};
 use crate::hub::{Change, HubError};
+use crate::identity::TokenHash;
 use crate::names;
 use crate::store::Entry;
 use app::model::{Attachment, AttachmentId, DisplayName};
@@ -88,18 +89,25 @@ if op == 'notice' then
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'n', json)
   return {'ok', n, 0}
 elseif op == 'user' then
-  -- ARGV[8]...: the name's skeletons; a name that looks like one is taken.
-  local key, id, session = ARGV[5], ARGV[6], ARGV[7]
-  for i = 8, #ARGV do
+  -- ARGV[8]: the caller's session this one replaces ('' for none);
+  -- ARGV[9]...: the name's skeletons; a name that looks like one is taken.
+  local key, id, session, replaces = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+  for i = 9, #ARGV do
     if redis.call('HEXISTS', P .. 'name_skeletons', ARGV[i]) == 1 then return {'name_taken', 0, 0} end
   end
   if redis.call('HSETNX', P .. 'names', key, id) == 0 then return {'name_taken', 0, 0} end
-  for i = 8, #ARGV do redis.call('HSET', P .. 'name_skeletons', ARGV[i], id) end
+  for i = 9, #ARGV do redis.call('HSET', P .. 'name_skeletons', ARGV[i], id) end
   redis.call('HSET', P .. 'users', id, json)
   redis.call('HSET', P .. 'sessions', session, json)
+  if replaces ~= '' then redis.call('HDEL', P .. 'sessions', replaces) end
   return {'ok', append(0), 0}
 elseif op == 'session' then
+  -- ARGV[6]: the session this one replaces ('' for none).
   redis.call('HSET', P .. 'sessions', ARGV[5], json)
+  if ARGV[6] ~= '' then redis.call('HDEL', P .. 'sessions', ARGV[6]) end
+  return {'ok', append(0), 0}
+elseif op == 'end_sessions' then
+  for i = 5, #ARGV do redis.call('HDEL', P .. 'sessions', ARGV[i]) end
   return {'ok', append(0), 0}
 elseif op == 'channel' then
   -- ARGV[6]...: a public channel's skeletons (none for a conversation).
@@ -710,13 +718,29 @@ fn proposal_args(entry: &Entry) -> (&'static str, Vec<String>) {
             key,
             session,
             name,
+            replaces,
             ..
         } => {
-            let mut args = vec![key.clone(), id.to_string(), session.to_hex()];
+            let mut args = vec![
+                key.clone(),
+                id.to_string(),
+                session.to_hex(),
+                replaces.map(|old| old.to_hex()).unwrap_or_default(),
+            ];
             args.extend(names::skeletons(name.as_str()));
             ("user", args)
         }
-        Entry::Session { hash, .. } => ("session", vec![hash.to_hex()]),
+        Entry::Session { hash, replaces, .. } => (
+            "session",
+            vec![
+                hash.to_hex(),
+                replaces.map(|old| old.to_hex()).unwrap_or_default(),
+            ],
+        ),
+        Entry::SessionsEnded { hashes } => (
+            "end_sessions",
+            hashes.iter().map(TokenHash::to_hex).collect(),
+        ),
         Entry::Channel { key, channel, .. } => {
             let mut args = vec![key.clone()];
             if Room::of_key(key) == Room::Public {

@@ -173,6 +173,11 @@ pub struct Config {
     #[arg(long, env = "FLACK_PRESENCE_INTERVAL_MS", default_value_t = 1000)]
     pub presence_interval_ms: u64,
 
+    /// A session unused this many seconds ends (90 days); 0 keeps sessions
+    /// until their user signs out.
+    #[arg(long, env = "FLACK_SESSION_IDLE_SECS", default_value_t = 90 * 24 * 60 * 60)]
+    pub session_idle_secs: u64,
+
     /// Changes waiting to be written (with --data-dir) before new ones are
     /// refused as busy.
     #[arg(long, env = "FLACK_JOURNAL_QUEUE", default_value_t = 65_536)]

@@ -53,7 +53,9 @@ use crate::identity::{SessionToken, TokenHash};
 use crate::markup::{self, Rendered};
 use crate::names;
 use crate::presence::{self, Connections, Presence};
+use crate::sessions::Sessions;
 use crate::store::{self, Entry, Snapshot, StoreError};
+use tokio_util::sync::CancellationToken;
 
 /// Limits the hub keeps; each is a command-line setting (see `config`).
 #[derive(Debug, Clone)]
@@ -78,6 +80,8 @@ pub struct HubLimits {
     /// At most one presence announcement per user per this long (and
     /// one for the state it ends in); zero announces every change.
     pub presence_interval: Duration,
+    /// A session unused this long ends; zero keeps sessions until ended.
+    pub session_idle: Duration,
     pub files: FileLimits,
 }
 
@@ -91,6 +95,7 @@ impl Default for HubLimits {
             event_log_bytes: 1024 * 1024,
             max_conversations: 1000,
             presence_interval: Duration::ZERO,
+            session_idle: Duration::ZERO,
             files: FileLimits::default(),
         }
     }
@@ -323,7 +328,10 @@ struct Shared {
 struct State {
     users: HashMap<Uuid, User>,
     names: HashMap<String, Uuid>,
-    sessions: HashMap<TokenHash, Uuid>,
+    sessions: Sessions,
+    /// The connections open with each session, to close when it ends.
+    live: HashMap<TokenHash, Vec<(u64, CancellationToken)>>,
+    next_live: u64,
     channels: HashMap<String, ChannelState>,
     /// Channel keys in creation order.
     order: Vec<String>,
@@ -344,6 +352,17 @@ struct State {
 }
 
 impl State {
+    /// Ends sessions: they prove nothing from now on, and every connection
+    /// opened with one of them closes.
+    fn end_sessions(&mut self, hashes: &[TokenHash]) {
+        for hash in hashes {
+            self.sessions.remove(hash);
+            for (_, connection) in self.live.remove(hash).unwrap_or_default() {
+                connection.cancel();
+            }
+        }
+    }
+
     /// Takes note of user `id`'s name, under its key and its skeletons.
     fn index_user(&mut self, id: Uuid, name: &DisplayName) {
         self.names.insert(name.key(), id);
@@ -415,6 +434,9 @@ pub struct Online {
     user: Uuid,
     name: DisplayName,
     away: bool,
+    session: TokenHash,
+    /// Its place among its session's connections.
+    live: u64,
 }
 
 impl Online {
@@ -435,6 +457,15 @@ impl Online {
 
 impl Drop for Online {
     fn drop(&mut self) {
+        {
+            let mut state = self.hub.state();
+            if let Some(open) = state.live.get_mut(&self.session) {
+                open.retain(|(live, _)| *live != self.live);
+                if open.is_empty() {
+                    state.live.remove(&self.session);
+                }
+            }
+        }
         let away = self.away;
         self.hub.update_presence(self.user, &self.name, |c| {
             c.open = c.open.saturating_sub(1);
@@ -810,6 +841,7 @@ impl Hub {
                 server_id,
                 state: Mutex::new(State {
                     presence: Presence::new(limits.presence_interval),
+                    sessions: Sessions::new(limits.session_idle),
                     ..State::default()
                 }),
                 limits,
@@ -900,18 +932,29 @@ impl Hub {
                 name,
                 session,
                 created_at,
+                replaces,
                 ..
             } => {
                 state.index_user(*id, name);
-                state.sessions.insert(*session, *id);
+                state.sessions.insert(*session, *id, *created_at);
+                state.end_sessions(replaces.as_slice());
                 state
                     .users
                     .entry(*id)
                     .or_insert_with(|| User::new(*id, name.clone(), *created_at));
             }
-            Entry::Session { hash, user } => {
-                state.sessions.insert(*hash, *user);
+            Entry::Session {
+                hash,
+                user,
+                seen,
+                replaces,
+            } => {
+                state
+                    .sessions
+                    .insert(*hash, *user, seen.unwrap_or_else(now));
+                state.end_sessions(replaces.as_slice());
             }
+            Entry::SessionsEnded { hashes } => state.end_sessions(hashes),
             Entry::Channel { key, channel, .. } => {
                 if !state.channels.contains_key(key) {
                     let live_queue = self.shared.limits.live_queue;
@@ -965,6 +1008,13 @@ impl Hub {
         for entry in snapshot.entries.iter().chain(&snapshot.reads) {
             self.adopt(state, entry);
         }
+        // Sessions that ended while this server was away close here too.
+        let at = now();
+        let gone: Vec<TokenHash> = (state.live.keys())
+            .filter(|hash| state.sessions.user(hash, at).is_none())
+            .copied()
+            .collect();
+        state.end_sessions(&gone);
         let log_limits = self.log_limits();
         for channel in snapshot.channels {
             let Some(room) = state.channels.get_mut(&channel.key) else {
@@ -1008,7 +1058,10 @@ impl Hub {
                 user.last_read.insert(key, seq);
             }
         }
-        state.sessions.extend(snapshot.sessions);
+        for (hash, user, seen) in snapshot.sessions {
+            // From before sessions went idle: a full idle period from now.
+            state.sessions.insert(hash, user, seen.unwrap_or_else(now));
+        }
         for (channel, head, messages) in snapshot.channels {
             let key = channel.name.key();
             state.add_channel(key.clone(), channel, live_queue);
@@ -1143,7 +1196,10 @@ impl Hub {
                     let _ = self.shared.lobby.send(frame.to_json().into());
                 }
                 Entry::Channel { .. } => {}
-                Entry::User { .. } | Entry::Session { .. } | Entry::Read { .. } => {}
+                Entry::User { .. }
+                | Entry::Session { .. }
+                | Entry::SessionsEnded { .. }
+                | Entry::Read { .. } => {}
             }
         }
     }
@@ -1245,62 +1301,144 @@ impl Hub {
     /// Creates a user with a fresh session. Names are unique ignoring case
     /// and normalization. When `current` already belongs to a user of that
     /// very name, that user is returned with a fresh session instead.
+    /// Creates a user with a fresh session. Names are unique ignoring case,
+    /// normalization and look-alikes (`names`). When `current` is already a
+    /// session of that very user, that user is returned with no new
+    /// session (`None`): the caller's cookie already proves who they are.
+    /// A new user's session replaces the caller's `current` one, which ends.
     pub fn register(
         &self,
         name: DisplayName,
         current: Option<&TokenHash>,
-    ) -> Result<(UserInfo, SessionToken, Ticket), HubError> {
+    ) -> Result<(UserInfo, Option<SessionToken>, Ticket), HubError> {
         let mut state = self.state();
-        let key = name.key();
-        let token = SessionToken::generate();
         let joined_at = now();
+        let caller = current.filter(|hash| state.sessions.user(hash, joined_at).is_some());
         // A name that is, or looks like, someone's is theirs.
         if let Some(existing) = state.user_named_like(&name) {
-            let own = current.and_then(|hash| state.sessions.get(hash)) == Some(&existing);
-            if !own {
+            let own = caller.and_then(|hash| state.sessions.user(hash, joined_at));
+            if own != Some(existing) {
                 return Err(HubError::NameTaken(name.to_string()));
             }
-            let ticket = self.record(
-                &mut state,
-                Entry::Session {
-                    hash: token.hash(),
-                    user: existing,
-                },
-            )?;
-            if !self.replicated() {
-                state.sessions.insert(token.hash(), existing);
-            }
             let info = state.users[&existing].info.clone();
-            return Ok((info, token, ticket));
+            return Ok((info, None, Ticket(0)));
         }
         names::admit(name.as_str(), "display name").map_err(HubError::Invalid)?;
         let id = Uuid::new_v4();
-        let ticket = self.record(
-            &mut state,
-            Entry::User {
-                id,
-                name: name.clone(),
-                key: key.clone(),
-                session: token.hash(),
-                created_at: joined_at,
-            },
-        )?;
+        let token = SessionToken::generate();
+        let replaces = caller.copied();
+        let entry = Entry::User {
+            id,
+            name: name.clone(),
+            key: name.key(),
+            session: token.hash(),
+            created_at: joined_at,
+            replaces,
+        };
+        let ticket = self.record(&mut state, entry)?;
         let user = User::new(id, name.clone(), joined_at);
         let info = user.info.clone();
         if self.replicated() {
             // Redis decides whether the name is still free; the log adds the user.
-            return Ok((info, token, ticket));
+            return Ok((info, Some(token), ticket));
         }
         state.index_user(id, &name);
-        state.sessions.insert(token.hash(), id);
+        state.sessions.insert(token.hash(), id, joined_at);
+        state.end_sessions(replaces.as_slice());
         state.users.insert(id, user);
-        Ok((info, token, ticket))
+        Ok((info, Some(token), ticket))
     }
 
+    /// The user of a live session. A use now is recorded (coarsely, see
+    /// `sessions`), so a session in use never goes idle.
     pub fn user_by_session(&self, hash: &TokenHash) -> Option<UserInfo> {
-        let state = self.state();
-        let id = state.sessions.get(hash)?;
-        state.users.get(id).map(|u| u.info.clone())
+        let at = now();
+        let mut state = self.state();
+        // An open socket is use: its session is live while it is open.
+        let id = (state.sessions.user(hash, at)).or_else(|| {
+            state
+                .live
+                .contains_key(hash)
+                .then(|| state.sessions.owner(hash))?
+        })?;
+        self.touch(&mut state, hash, at);
+        state.users.get(&id).map(|u| u.info.clone())
+    }
+
+    /// Ends the session `hash` (signing out this browser); its connections
+    /// close.
+    pub fn sign_out(&self, hash: &TokenHash) -> Result<Ticket, HubError> {
+        self.end_sessions(vec![*hash])
+    }
+
+    /// Ends every session of `user` (signing out everywhere).
+    pub fn sign_out_everywhere(&self, user: &UserInfo) -> Result<Ticket, HubError> {
+        let hashes = self.state().sessions.of_user(uid(user));
+        self.end_sessions(hashes)
+    }
+
+    /// Keeps the sessions with a connection open here fresh (an open
+    /// socket is use; touching them here tells every server so), then
+    /// ends those idle past `--session-idle-secs`. Returns how many ended.
+    pub fn expire_sessions(&self) -> usize {
+        let at = now();
+        let mut state = self.state();
+        let live: Vec<TokenHash> = state.live.keys().copied().collect();
+        for hash in live {
+            self.touch(&mut state, &hash, at);
+        }
+        let idle: Vec<TokenHash> = (state.sessions.expired(at).into_iter())
+            .filter(|hash| !state.live.contains_key(hash))
+            .collect();
+        if idle.is_empty() {
+            return 0;
+        }
+        let entry = Entry::SessionsEnded {
+            hashes: idle.clone(),
+        };
+        if self.record(&mut state, entry).is_err() {
+            return 0; // busy: the next sweep tries again
+        }
+        if !self.replicated() {
+            state.end_sessions(&idle);
+        }
+        idle.len()
+    }
+
+    /// Records a use of session `hash` now, if its last recorded one is
+    /// old enough (`sessions`); a touch that cannot be recorded now (busy)
+    /// is tried at the next use.
+    fn touch(&self, state: &mut State, hash: &TokenHash, at: Timestamp) {
+        let Some(user) = state.sessions.owner(hash) else {
+            return;
+        };
+        if !state.sessions.needs_touch(hash, at) {
+            return;
+        }
+        let touch = Entry::Session {
+            hash: *hash,
+            user,
+            seen: Some(at),
+            replaces: None,
+        };
+        if self.record(state, touch).is_ok() && !self.replicated() {
+            state.sessions.insert(*hash, user, at);
+        }
+    }
+
+    fn end_sessions(&self, hashes: Vec<TokenHash>) -> Result<Ticket, HubError> {
+        if hashes.is_empty() {
+            return Ok(Ticket(0));
+        }
+        let mut state = self.state();
+        let entry = Entry::SessionsEnded {
+            hashes: hashes.clone(),
+        };
+        let ticket = self.record(&mut state, entry)?;
+        if !self.replicated() {
+            state.end_sessions(&hashes);
+        }
+        Ok(ticket)
     }
 
     pub fn create_channel(
@@ -1794,16 +1932,30 @@ impl Hub {
         self.shared.lobby.subscribe()
     }
 
-    /// Counts a connection of `user` until the returned guard is dropped.
-    pub fn connect(&self, user: &UserInfo) -> Option<Online> {
+    /// Counts a connection of `user`, opened with `session`, until the
+    /// returned guard is dropped; `ended` is cancelled if that session
+    /// ends first (signed out, or idle past the limit).
+    pub fn connect(&self, user: &UserInfo, session: TokenHash, ended: CancellationToken) -> Online {
         let id = uid(user);
+        let live = {
+            let mut state = self.state();
+            state.next_live += 1;
+            let live = state.next_live;
+            if state.sessions.user(&session, now()).is_none() {
+                ended.cancel(); // ended between the handshake and now
+            }
+            state.live.entry(session).or_default().push((live, ended));
+            live
+        };
         self.update_presence(id, &user.display_name, |c| c.open += 1);
-        Some(Online {
+        Online {
             hub: self.clone(),
             user: id,
             name: user.display_name.clone(),
             away: false,
-        })
+            session,
+            live,
+        }
     }
 
     /// Changes `user`'s connection counts and tells everyone when that
@@ -2029,15 +2181,64 @@ mod tests {
     }
 
     #[test]
-    fn registering_your_own_name_again_keeps_your_user() {
+    fn registering_your_own_name_again_keeps_your_user_and_session() {
         let hub = Hub::new(HubLimits::default());
         let (first, token, _) = hub
             .register(DisplayName::parse("alice").unwrap(), None)
             .unwrap();
-        let (again, _, _) = hub
-            .register(DisplayName::parse("Alice").unwrap(), Some(&token.hash()))
+        let session = token.unwrap().hash();
+        let (again, token, _) = hub
+            .register(DisplayName::parse("Alice").unwrap(), Some(&session))
             .unwrap();
         assert_eq!(first.user_id, again.user_id);
+        assert!(
+            token.is_none(),
+            "the cookie the caller has proves it already"
+        );
+        assert_eq!(hub.user_by_session(&session), Some(first));
+    }
+
+    /// A browser that takes a new name gets a new cookie: the session its
+    /// old cookie held is nobody's to use any more, so it ends.
+    #[test]
+    fn a_new_user_replaces_the_callers_session_and_sign_out_ends_sessions() {
+        let hub = Hub::new(HubLimits::default());
+        let name = |n: &str| DisplayName::parse(n).unwrap();
+        let (dave, token, _) = hub.register(name("dave"), None).unwrap();
+        let old = token.unwrap().hash();
+        let (erin, token, _) = hub.register(name("erin"), Some(&old)).unwrap();
+        let new = token.unwrap().hash();
+        assert_eq!(hub.user_by_session(&old), None, "replaced");
+        assert_eq!(hub.user_by_session(&new), Some(erin.clone()));
+        let (_, other, _) = hub.register(name("frank"), None).unwrap();
+        let ended = CancellationToken::new();
+        let _online = hub.connect(&erin, new, ended.clone());
+        hub.sign_out(&new).unwrap();
+        assert_eq!(hub.user_by_session(&new), None);
+        assert!(ended.is_cancelled(), "its connections close");
+        let frank = other.unwrap().hash();
+        assert!(
+            hub.user_by_session(&frank).is_some(),
+            "others' sessions stay"
+        );
+        hub.sign_out_everywhere(&dave).unwrap();
+    }
+
+    #[test]
+    fn signing_out_everywhere_ends_every_session_of_that_user_only() {
+        let hub = Hub::new(HubLimits::default());
+        let name = |n: &str| DisplayName::parse(n).unwrap();
+        let (alice, token, _) = hub.register(name("alice"), None).unwrap();
+        let first = token.unwrap().hash();
+        let (bob, token, _) = hub.register(name("bob"), None).unwrap();
+        let bobs = token.unwrap().hash();
+        let (tab1, tab2) = (CancellationToken::new(), CancellationToken::new());
+        let _a = hub.connect(&alice, first, tab1.clone());
+        let _b = hub.connect(&bob, bobs, tab2.clone());
+        hub.sign_out_everywhere(&alice).unwrap();
+        assert_eq!(hub.user_by_session(&first), None);
+        assert!(tab1.is_cancelled() && !tab2.is_cancelled());
+        assert_eq!(hub.user_by_session(&bobs), Some(bob));
     }
 
     #[test]

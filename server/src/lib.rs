@@ -16,6 +16,7 @@
 //! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
 //! - `presence`: who is here, and which changes to announce (coalesced);
 //! - `session`: one WebSocket connection;
+//! - `sessions`: which session is whose, and when each goes idle;
 //! - `store`: the SQLite journal behind `--data-dir` (group commit);
 //! - `listener`: HTTP/1.1 connections: a cap, a header deadline, graceful close;
 //! - `startup`: the router, the listener, graceful shutdown;
@@ -40,6 +41,7 @@ pub mod names;
 pub mod policy;
 pub mod presence;
 pub mod session;
+pub mod sessions;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -121,7 +121,11 @@ pub async fn readyz(State(probes): State<Probes>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     match probes.hub.store_unavailable() {
-        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+        // Why is for the operator's log, not for whoever asks.
+        Some(why) => {
+            tracing::warn!("not ready: {why}");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        }
         None => "ready\n".into_response(),
     }
 }

@@ -14,6 +14,7 @@
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
 use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
+use crate::identity::TokenHash;
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use crate::metrics::Metrics;
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
@@ -40,6 +41,9 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_POLICY: u16 = 1008;
 /// Close code for a text frame that is not UTF-8 (RFC 6455 "invalid payload").
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// Close code (private range) when the connection's session ended: its
+/// user signed out (here or everywhere) or it went idle past the limit.
+pub const CLOSE_SIGNED_OUT: u16 = 4001;
 
 /// Acks waiting for the journal on one connection. Past this many, the
 /// connection stops reading until the oldest is durable (backpressure).
@@ -68,6 +72,8 @@ enum Ended {
     ClientClosed,
     #[error("server is shutting down")]
     Shutdown,
+    #[error("the session ended (signed out)")]
+    SignedOut,
     #[error("client did not take a frame within the write timeout")]
     WriteTimeout,
     #[error("client was silent past the idle timeout")]
@@ -115,10 +121,12 @@ struct Session<S> {
 
 /// Runs one connection until the client leaves, misbehaves past its limits,
 /// or `shutdown` is cancelled (then it closes with 1001 "going away").
+#[allow(clippy::too_many_arguments)]
 pub async fn run<S>(
     socket: S,
     hub: Hub,
     user: UserInfo,
+    session: TokenHash,
     settings: SessionSettings,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
@@ -127,6 +135,7 @@ pub async fn run<S>(
     S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
     <S as Sink<WsMessage>>::Error: std::fmt::Display,
 {
+    let session_hash = session;
     let mut session = Session {
         socket,
         hub,
@@ -143,10 +152,18 @@ pub async fn run<S>(
         online: None,
         last_typing: None,
     };
-    session.online = session.hub.connect(&session.user);
+    // Cancelled at shutdown, or when this connection's session ends.
+    let ends = shutdown.child_token();
+    let online = session
+        .hub
+        .connect(&session.user, session_hash, ends.clone());
+    session.online = Some(online);
     session.durable = session.hub.durable_progress();
     session.metrics.connections.inc();
-    let ended = session.serve(&shutdown).await;
+    let ended = match session.serve(&ends).await {
+        Err(Ended::Shutdown) if !shutdown.is_cancelled() => Err(Ended::SignedOut),
+        ended => ended,
+    };
     session.metrics.connections.dec();
     let name = session.user.display_name.clone();
     match &ended {
@@ -155,6 +172,7 @@ pub async fn run<S>(
     }
     let close = match ended {
         Err(Ended::Shutdown) => Some((CLOSE_GOING_AWAY, "server is shutting down")),
+        Err(Ended::SignedOut) => Some((CLOSE_SIGNED_OUT, "signed out")),
         Err(Ended::WriteTimeout) => Some((CLOSE_POLICY, "too slow: reconnect to resume")),
         Err(Ended::Idle) => Some((CLOSE_POLICY, "no heartbeat: reconnect to resume")),
         Err(Ended::Abusive) => Some((CLOSE_POLICY, "too many invalid or excess frames")),
@@ -824,7 +842,8 @@ mod tests {
     async fn a_busy_channel_does_not_starve_the_clients_own_frames() {
         let hub = Hub::new(HubLimits::default());
         let name = |n: &str| app::model::DisplayName::parse(n).unwrap();
-        let (alice, _, _) = hub.register(name("alice"), None).unwrap();
+        let (alice, token, _) = hub.register(name("alice"), None).unwrap();
+        let session = token.expect("a new user's session").hash();
         let (bob, _, _) = hub.register(name("bob"), None).unwrap();
         let general = ChannelName::parse("general").unwrap();
         hub.create_channel(&bob, general.clone()).unwrap();
@@ -840,6 +859,7 @@ mod tests {
             Scripted { input, output },
             hub.clone(),
             alice,
+            session,
             settings(),
             limits,
             metrics,
@@ -885,7 +905,7 @@ mod tests {
     #[test]
     fn a_session_task_stays_small() {
         let hub = Hub::new(HubLimits::default());
-        let (user, _, _) = hub
+        let (user, token, _) = hub
             .register(app::model::DisplayName::parse("alice").unwrap(), None)
             .unwrap();
         let limits = Arc::new(Limits::from_config(&Config::parse_from(["flack"])));
@@ -894,6 +914,7 @@ mod tests {
             Quiet,
             hub,
             user,
+            token.expect("a new user's session").hash(),
             settings(),
             limits,
             metrics,

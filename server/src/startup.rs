@@ -128,6 +128,7 @@ impl Application {
             event_log_bytes: config.event_log_bytes,
             max_conversations: config.max_conversations,
             presence_interval: std::time::Duration::from_millis(config.presence_interval_ms),
+            session_idle: std::time::Duration::from_secs(config.session_idle_secs),
             files: FileLimits {
                 max_bytes: config.max_attachment_bytes,
                 per_message: config.max_attachments,
@@ -255,6 +256,12 @@ impl Application {
             // 1.3 MB raw and about 0.45 MB compressed.
             .layer(CompressionLayer::new());
         spawn_limit_housekeeping(limits, shutdown.clone(), &tracker);
+        spawn_session_sweeper(
+            hub_handle.clone(),
+            std::time::Duration::from_secs(config.session_idle_secs),
+            shutdown.clone(),
+            &tracker,
+        );
         spawn_presence_flusher(
             hub_handle.clone(),
             std::time::Duration::from_millis(config.presence_interval_ms),
@@ -357,6 +364,38 @@ fn spawn_limit_housekeeping(
     });
 }
 
+/// Ends sessions idle past `--session-idle-secs` (and the connections
+/// opened with them), a few times per idle period and at least hourly,
+/// until shutdown (none to run when sessions never go idle).
+fn spawn_session_sweeper(
+    hub: Hub,
+    idle: std::time::Duration,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    if idle.is_zero() {
+        return;
+    }
+    let every = (idle / 4).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(3600),
+    );
+    tracker.spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticks.tick() => {
+                    let ended = hub.expire_sessions();
+                    if ended > 0 {
+                        tracing::info!(ended, "idle sessions ended");
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Announces the presence changes that waited for their interval, every
 /// interval, until shutdown (none to run with no interval).
 fn spawn_presence_flusher(
@@ -393,11 +432,12 @@ async fn websocket(
         )
             .into_response();
     }
-    let user = match session_from_headers(&headers) {
-        Some(hash) => state.hub.user_by_session_synced(&hash).await,
+    let hash = session_from_headers(&headers);
+    let user = match &hash {
+        Some(hash) => state.hub.user_by_session_synced(hash).await,
         None => None,
     };
-    let Some(user) = user else {
+    let (Some(user), Some(hash)) = (user, hash) else {
         return (
             StatusCode::UNAUTHORIZED,
             "sign in first: POST /api/register",
@@ -437,7 +477,7 @@ async fn websocket(
         .write_buffer_size(write_buffer)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
-                session::run(socket, hub, user, settings, limits, metrics, shutdown).await;
+                session::run(socket, hub, user, hash, settings, limits, metrics, shutdown).await;
                 drop(permit);
             })
         })

@@ -46,7 +46,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Schema migrations; entry `i` takes `user_version` from `i` to `i + 1`:
 /// 1, the first schema; 2, edits (`edited_at`) and reactions; 3,
 /// attachments (JSON, the files themselves in `FILES_DIR`); 4, read
-/// positions and when each user signed up.
+/// positions and when each user signed up; 5, when each session was last
+/// used.
 const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE users (
@@ -108,6 +109,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, channel_key)
     ) WITHOUT ROWID;
 "#,
+    r#"
+    ALTER TABLE sessions ADD COLUMN seen_at TEXT;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -150,17 +154,27 @@ pub enum Entry {
         key: String,
         session: TokenHash,
         created_at: Timestamp,
+        /// The caller's previous session (of another user), which ends:
+        /// its cookie is replaced by this one's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<TokenHash>,
     },
     /// A user's read position in a channel.
-    Read {
-        user: Uuid,
-        key: String,
-        seq: u64,
-    },
+    Read { user: Uuid, key: String, seq: u64 },
+    /// A session of `user`, new or touched: `seen` is when it was last
+    /// used (absent in entries from before sessions could go idle).
     Session {
         hash: TokenHash,
         user: Uuid,
+        #[serde(default)]
+        seen: Option<Timestamp>,
+        /// The session this one replaces (its user registered again), which
+        /// ends with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<TokenHash>,
     },
+    /// Sessions that end: signed out, or idle past the limit.
+    SessionsEnded { hashes: Vec<TokenHash> },
     Channel {
         key: String,
         channel: Channel,
@@ -203,7 +217,9 @@ pub struct Snapshot {
     pub users: Vec<(Uuid, DisplayName, Option<Timestamp>)>,
     /// `(user, channel key, seq)`: read positions.
     pub reads: Vec<(Uuid, String, u64)>,
-    pub sessions: Vec<(TokenHash, Uuid)>,
+    /// With when each was last used (absent for sessions from before
+    /// schema 5).
+    pub sessions: Vec<(TokenHash, Uuid, Option<Timestamp>)>,
     /// In creation order, each with its head and last messages (oldest first).
     pub channels: Vec<(Channel, u64, Vec<Message>)>,
     /// Per user, oldest first: `(user, client_id, channel key, seq, position)`.
@@ -307,17 +323,27 @@ fn read_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
     }
 
     let mut stmt = conn
-        .prepare("SELECT token_hash, user_id FROM sessions")
+        .prepare("SELECT token_hash, user_id, seen_at FROM sessions")
         .map_err(sql)?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })
         .map_err(sql)?;
     for row in rows {
-        let (hash, user) = row.map_err(sql)?;
+        let (hash, user, seen) = row.map_err(sql)?;
         let hash = TokenHash::from_bytes(&hash).ok_or_else(|| corrupt("session hash".into()))?;
-        snapshot.sessions.push((hash, uuid(user)?));
+        let seen = seen
+            .map(|raw| {
+                serde_json::from_value(serde_json::Value::String(raw))
+                    .map_err(|e| corrupt(e.to_string()))
+            })
+            .transpose()?;
+        snapshot.sessions.push((hash, uuid(user)?, seen));
     }
 
     let mut stmt = conn
@@ -520,14 +546,25 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
                 key,
                 session,
                 created_at,
+                replaces,
             } => {
+                if let Some(old) = replaces {
+                    tx.execute(
+                        "DELETE FROM sessions WHERE token_hash = ?1",
+                        params![old.as_bytes().as_slice()],
+                    )?;
+                }
                 tx.execute(
                     "INSERT INTO users (id, display_name, name_key, created_at) VALUES (?1, ?2, ?3, ?4)",
                     params![id.to_string(), name.as_str(), key, created_at.to_rfc3339()],
                 )?;
                 tx.execute(
-                    "INSERT INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
-                    params![session.as_bytes().as_slice(), id.to_string()],
+                    "INSERT INTO sessions (token_hash, user_id, seen_at) VALUES (?1, ?2, ?3)",
+                    params![
+                        session.as_bytes().as_slice(),
+                        id.to_string(),
+                        created_at.to_rfc3339()
+                    ],
                 )?;
             }
             Entry::Read { user, key, seq } => {
@@ -536,11 +573,34 @@ fn commit(conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
                     params![user.to_string(), key, *seq as i64],
                 )?;
             }
-            Entry::Session { hash, user } => {
+            Entry::Session {
+                hash,
+                user,
+                seen,
+                replaces,
+            } => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
-                    params![hash.as_bytes().as_slice(), user.to_string()],
+                    "INSERT OR REPLACE INTO sessions (token_hash, user_id, seen_at) VALUES (?1, ?2, ?3)",
+                    params![
+                        hash.as_bytes().as_slice(),
+                        user.to_string(),
+                        seen.map(|at| at.to_rfc3339())
+                    ],
                 )?;
+                if let Some(old) = replaces {
+                    tx.execute(
+                        "DELETE FROM sessions WHERE token_hash = ?1",
+                        params![old.as_bytes().as_slice()],
+                    )?;
+                }
+            }
+            Entry::SessionsEnded { hashes } => {
+                for hash in hashes {
+                    tx.execute(
+                        "DELETE FROM sessions WHERE token_hash = ?1",
+                        params![hash.as_bytes().as_slice()],
+                    )?;
+                }
             }
             Entry::Channel {
                 key,
@@ -683,6 +743,32 @@ pub fn schema_version(path: &Path) -> rusqlite::Result<Option<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_from_before_they_were_timed_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = crate::identity::SessionToken::generate().hash();
+        let user = Uuid::new_v4();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO users (id, display_name, name_key) VALUES (?1, 'alice', 'alice')",
+                params![user.to_string()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id) VALUES (?1, ?2)",
+                params![hash.as_bytes().as_slice(), user.to_string()],
+            )
+            .unwrap();
+        }
+        let (snapshot, _) = open(dir.path()).unwrap();
+        assert_eq!(snapshot.sessions, vec![(hash, user, None)]);
+    }
 
     #[test]
     fn a_version_1_database_is_migrated_and_keeps_its_messages() {

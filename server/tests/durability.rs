@@ -201,3 +201,39 @@ fn a_new_data_dir_gets_the_current_schema() {
     let version = server::store::schema_version(&dir.path().join("flack.sqlite3")).unwrap();
     assert_eq!(version, Some(server::store::SCHEMA_VERSION));
 }
+
+/// A session signed out stays ended after a restart (`kill -9`); one
+/// still in use stays valid.
+#[tokio::test]
+async fn sessions_ended_before_a_restart_stay_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
+    let mut alice = Client::new(addr);
+    assert_eq!(alice.register("alice").await.status(), 200);
+    let mut bob = Client::new(addr);
+    assert_eq!(bob.register("bob").await.status(), 200);
+    assert_eq!(alice.post("sign_out", json!({})).await.status(), 200);
+    signal(&child, "KILL");
+    let _ = wait_for_exit(&mut child, Duration::from_secs(5));
+
+    let (mut child, addr) = spawn_server(&["--data-dir", &data_dir]);
+    let me = |cookie: &str| {
+        let client = Client::with_cookie(addr, cookie);
+        async move {
+            client
+                .post("me", json!({}))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(me(alice.cookie.as_deref().unwrap()).await, Value::Null);
+    assert_eq!(
+        me(bob.cookie.as_deref().unwrap()).await["display_name"],
+        "bob"
+    );
+    signal(&child, "KILL");
+    let _ = wait_for_exit(&mut child, Duration::from_secs(5));
+}

@@ -68,6 +68,28 @@ pub fn remembered_name() -> Option<String> {
     None
 }
 
+/// Forgets who this browser was and where (after signing out, here or
+/// everywhere): the next visit starts at the name prompt.
+pub fn forget_identity() {
+    #[cfg(feature = "browser")]
+    {
+        use gloo_storage::Storage;
+        gloo_storage::LocalStorage::delete(crate::state::STORAGE_DISPLAY_NAME);
+        gloo_storage::LocalStorage::delete(crate::state::STORAGE_CHANNEL);
+    }
+}
+
+/// This tab's user was signed out (`why` says how): forget them, and the
+/// workspace shows the name prompt with `why`.
+pub fn signed_out(chat: crate::state::Chat, why: &str) {
+    use leptos::prelude::*;
+    forget_identity();
+    chat.log.set(Default::default());
+    chat.outbox.set(Vec::new());
+    chat.user.set(None);
+    chat.notice.set(Some(why.to_owned()));
+}
+
 /// Signs in again under the remembered name when the server no longer knows
 /// this browser's session (an in-memory server restarted). If the name was
 /// taken meanwhile, the user is signed out and the prompt asks again.

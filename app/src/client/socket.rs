@@ -75,7 +75,7 @@ mod imp {
     use crate::state::ConnectionStatus;
     use futures::channel::mpsc;
     use futures::{FutureExt, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message as WsMessage};
+    use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, WebSocketError};
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
     use std::cell::RefCell;
@@ -148,10 +148,19 @@ mod imp {
         format!("{scheme}://{host}/ws")
     }
 
+    /// Close code of a connection whose session ended (signed out here
+    /// or everywhere, or idle past the server's limit).
+    const CLOSE_SIGNED_OUT: u16 = 4001;
+
     async fn run(chat: Chat, mut commands: mpsc::Receiver<ClientFrame>) {
         let mut attempt: u32 = 0;
         let mut server_seen: Option<String> = None;
         loop {
+            // Signed out: nothing to connect as until someone signs in.
+            while chat.user.with_untracked(Option::is_none) {
+                chat.status.set(ConnectionStatus::Idle);
+                TimeoutFuture::new(250).await;
+            }
             chat.status.set(if online() {
                 ConnectionStatus::Connecting
             } else {
@@ -243,6 +252,12 @@ mod imp {
                         apply(chat, frame);
                     }
                     Some(Ok(WsMessage::Bytes(_))) => {}
+                    Some(Err(WebSocketError::ConnectionClose(close)))
+                        if close.code == CLOSE_SIGNED_OUT =>
+                    {
+                        crate::client::signed_out(chat, "You were signed out.");
+                        return welcomed;
+                    }
                     Some(Err(_)) | None => return welcomed,
                 },
                 command = outgoing => match command {

@@ -15,5 +15,6 @@ pub mod name_prompt;
 pub mod notifications_toggle;
 pub mod people;
 pub mod sidebar;
+pub mod sign_out;
 pub mod typing_line;
 pub mod workspace;

@@ -1,9 +1,11 @@
 //! The sidebar: who you are, the connection status, the channel list, the
-//! form to create a channel and the people list. On narrow screens it folds behind a toggle.
+//! form to create a channel, the people list and signing out. On narrow
+//! screens it folds behind a toggle.
 
 use crate::components::{
     channel_form::ChannelForm, channel_list::ChannelList, connection_status::ConnectionStatusLine,
     conversation_list::ConversationList, notifications_toggle::NotificationsToggle, people::People,
+    sign_out::SignOut,
 };
 use crate::state::Chat;
 use leptos::prelude::*;
@@ -59,6 +61,7 @@ pub fn Sidebar() -> impl IntoView {
                 <ChannelForm/>
                 <People/>
                 <NotificationsToggle/>
+                <SignOut/>
             </div>
         </aside>
     }
