@@ -150,6 +150,9 @@ pub struct Outgoing {
     pub failed: Option<String>,
     /// Stored by the server; shown as pending until its `message` frame arrives.
     pub acked: bool,
+    /// Sent and not answered yet (or throttled, waiting to be sent again):
+    /// the outbox sends nothing after it meanwhile.
+    pub in_flight: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -414,7 +417,8 @@ impl Chat {
         crate::client::socket::join(channel, Some(after));
     }
 
-    /// Queues a message; it shows as pending until the server acknowledges it.
+    /// Queues a message; it shows as pending until the server acknowledges
+    /// it, and goes out in its turn (`pump`).
     pub fn send(&self, channel: ChannelName, body: MessageBody, attachments: Vec<Attachment>) {
         let outgoing = Outgoing {
             channel,
@@ -423,23 +427,80 @@ impl Chat {
             attachments,
             failed: None,
             acked: false,
+            in_flight: false,
         };
-        self.outbox.update(|outbox| outbox.push(outgoing.clone()));
-        crate::client::socket::send(outgoing);
+        self.outbox.update(|outbox| outbox.push(outgoing));
+        self.pump();
     }
 
-    /// Sends a refused message again with its original `client_id`.
+    /// Sends the outbox's next message if none is on its way: one at a
+    /// time, in the order they were written, so no message overtakes an
+    /// earlier one (PROTOCOL.md §5.3). A throttled one keeps its place and
+    /// holds the rest until it is stored; one refused for good steps aside
+    /// (it waits for Retry or Discard). Called whenever the outbox or the
+    /// connection changes.
+    pub fn pump(&self) {
+        if self.status.get_untracked() != ConnectionStatus::Connected {
+            return;
+        }
+        let mut next = None;
+        // Untracked: the flag changes nothing on screen.
+        self.outbox.update_untracked(|outbox| {
+            let waiting = outbox.iter_mut().find(|o| o.failed.is_none() && !o.acked);
+            if let Some(first) = waiting.filter(|o| !o.in_flight) {
+                first.in_flight = true;
+                next = Some(first.clone());
+            }
+        });
+        if let Some(item) = next {
+            crate::client::socket::send(item);
+        }
+    }
+
+    /// After a (re)connect: whatever was on its way got no answer on the
+    /// old connection, so the first unanswered message goes again (with
+    /// its `client_id`: the server stores it once).
+    pub fn resend_outbox(&self) {
+        self.outbox.update_untracked(|outbox| {
+            for item in outbox.iter_mut() {
+                item.in_flight = false;
+            }
+        });
+        self.pump();
+    }
+
+    /// A throttled message may go again (`retry_after_ms` passed); it is
+    /// still first, so it is the next sent.
+    pub fn throttle_passed(&self, client_id: &ClientId) {
+        self.outbox.update_untracked(|outbox| {
+            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
+                item.in_flight = false;
+            }
+        });
+        self.pump();
+    }
+
+    /// Takes a message off its way: answered (`ack`, or shown), or refused
+    /// for good (`failed`); the next one goes.
+    pub fn answered(&self, client_id: &ClientId, change: impl FnOnce(&mut Vec<Outgoing>)) {
+        self.outbox.update(|outbox| {
+            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
+                item.in_flight = false;
+            }
+            change(outbox);
+        });
+        self.pump();
+    }
+
+    /// Sends a refused message again with its original `client_id`, in its
+    /// turn.
     pub fn retry(&self, client_id: &ClientId) {
-        let mut again = None;
         self.outbox.update(|outbox| {
             if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
                 item.failed = None;
-                again = Some(item.clone());
             }
         });
-        if let Some(item) = again {
-            crate::client::socket::send(item);
-        }
+        self.pump();
     }
 
     /// Replaces the body of one's own message `id`.
@@ -477,8 +538,9 @@ impl Chat {
     }
 
     pub fn discard(&self, client_id: &ClientId) {
-        self.outbox
-            .update(|outbox| outbox.retain(|o| &o.client_id != client_id));
+        self.answered(client_id, |outbox| {
+            outbox.retain(|o| &o.client_id != client_id)
+        });
     }
 }
 

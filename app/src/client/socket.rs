@@ -248,6 +248,7 @@ mod imp {
                                     return welcomed;
                                 }
                             }
+                            chat.resend_outbox();
                         }
                         apply(chat, frame);
                     }
@@ -303,8 +304,8 @@ mod imp {
         window().document().is_some_and(|d| d.hidden())
     }
 
-    /// What to send after a (re)connect: whether this tab is hidden, resume
-    /// the open channel, resend the outbox.
+    /// What to send after a (re)connect: whether this tab is hidden, and
+    /// resume the open channel (the outbox follows, one at a time).
     fn resume_frames(chat: Chat) -> Vec<ClientFrame> {
         let mut frames = Vec::new();
         if hidden() {
@@ -315,16 +316,6 @@ mod imp {
                 frames.push(ClientFrame::Join {
                     channel: channel.clone(),
                     after: Some(log.last_seq),
-                });
-            }
-        });
-        chat.outbox.with_untracked(|outbox| {
-            for item in outbox.iter().filter(|o| o.failed.is_none() && !o.acked) {
-                frames.push(ClientFrame::Send {
-                    channel: item.channel.clone(),
-                    client_id: item.client_id.clone(),
-                    body: item.body.clone(),
-                    attachments: item.attachments.iter().map(|a| a.id.clone()).collect(),
                 });
             }
         });
@@ -365,8 +356,7 @@ mod imp {
                         u.as_ref().is_some_and(|u| u.display_name == message.author)
                     });
                     if mine {
-                        chat.outbox
-                            .update(|o| o.retain(|item| &item.client_id != id));
+                        chat.answered(id, |o| o.retain(|item| &item.client_id != id));
                     }
                 }
                 let mut shown = false;
@@ -387,7 +377,7 @@ mod imp {
                 let shown = chat
                     .log
                     .with_untracked(|log| !log.shows(&channel) || log.last_seq >= seq);
-                chat.outbox.update(|o| {
+                chat.answered(&client_id, |o| {
                     if shown {
                         o.retain(|item| item.client_id != client_id);
                     } else if let Some(item) = o.iter_mut().find(|item| item.client_id == client_id)
@@ -433,13 +423,14 @@ mod imp {
             ServerFrame::Error(err)
                 if err.code == ErrorCode::RateLimited && err.client_id.is_some() =>
             {
-                // Throttled, not refused: stays pending and goes out again
-                // with the same client_id when the server says.
+                // Throttled, not refused: it keeps its place (holding the
+                // ones after it) and goes again, with the same client_id,
+                // when the server says.
                 let delay = err.retry_after_ms.unwrap_or(1000).min(60_000) as u32;
                 if let Some(id) = err.client_id.and_then(|id| ClientId::parse(&id).ok()) {
                     leptos::task::spawn_local(async move {
                         TimeoutFuture::new(delay).await;
-                        chat.retry(&id);
+                        chat.throttle_passed(&id);
                     });
                 }
             }
@@ -448,12 +439,14 @@ mod imp {
                     chat.outbox
                         .with_untracked(|o| o.iter().any(|item| item.client_id.as_str() == id))
                 });
-                if for_outbox {
-                    let id = err.client_id.clone().unwrap_or_default();
+                let id = err
+                    .client_id
+                    .as_deref()
+                    .and_then(|id| ClientId::parse(id).ok());
+                if let (true, Some(id)) = (for_outbox, id) {
                     let message = err.message.clone();
-                    chat.outbox.update(|o| {
-                        if let Some(item) = o.iter_mut().find(|item| item.client_id.as_str() == id)
-                        {
+                    chat.answered(&id, |o| {
+                        if let Some(item) = o.iter_mut().find(|item| item.client_id == id) {
                             item.failed = Some(message);
                         }
                     });
