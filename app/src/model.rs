@@ -48,6 +48,8 @@ pub enum InputError {
     NotAUserId,
     #[error("{field} has no visible character")]
     NothingVisible { field: &'static str },
+    #[error("{field} has characters Unicode does not assign (or leaves to private use)")]
+    Unassigned { field: &'static str },
     #[error("{field} mixes {scripts}, whose letters can look alike; use one of them")]
     MixedScripts {
         field: &'static str,

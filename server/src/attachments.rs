@@ -6,18 +6,24 @@
 //! - An upload over the size limit is refused from its `Content-Length`
 //!   or, failing that, as soon as the body passes the limit; nothing of it
 //!   is kept.
+//! - An upload reserves its declared size (or the largest file) against
+//!   its user's quota and the total before its body is read (`Uploading`),
+//!   so bodies still arriving never hold more than that, however many a
+//!   client opens.
 //! - Served files carry the type found by sniffing (images) or
 //!   `application/octet-stream`, `Content-Disposition` (inline only for
 //!   images), `nosniff` (the global headers) and a CSP that lets nothing
 //!   run, so no upload can act as a page of this origin.
 
 use crate::files::Content;
+use crate::files::{FileError, FileLimits};
 use crate::hub::Hub;
+use crate::hub::HubError;
 use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
-use crate::policy::refusal;
+use crate::policy::{body_stalled, refusal};
 use app::error::{ApiError, ApiErrorCode};
-use app::model::{AttachmentId, UserInfo};
+use app::model::{AttachmentId, UserId, UserInfo};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -30,6 +36,71 @@ pub struct FilesState {
     pub limits: Arc<Limits>,
     /// An upload's whole body must arrive within this long.
     pub upload_timeout: std::time::Duration,
+    pub uploading: Arc<Uploading>,
+}
+
+/// The bytes of uploads being received, per user and in all: reserved
+/// before a body is read (its declared length, or the largest file), so
+/// uploads in progress never hold more than one user's quota per user, or
+/// the attachments' total, however many a client opens.
+#[derive(Default)]
+pub struct Uploading {
+    held: std::sync::Mutex<(u64, std::collections::HashMap<UserId, u64>)>,
+}
+
+/// Bytes reserved for one upload being received; freed when dropped.
+struct Reserved {
+    uploading: Arc<Uploading>,
+    user: UserId,
+    bytes: u64,
+}
+
+impl Uploading {
+    fn reserve(
+        self: &Arc<Self>,
+        user: UserId,
+        bytes: u64,
+        limits: &FileLimits,
+    ) -> Result<Reserved, FileError> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, by_user) = &mut *held;
+        let mine = by_user.get(&user).copied().unwrap_or(0);
+        if mine + bytes > limits.per_user_bytes {
+            return Err(FileError::Quota {
+                held: mine,
+                got: bytes,
+                max: limits.per_user_bytes,
+            });
+        }
+        if *total + bytes > limits.total_bytes {
+            return Err(FileError::Full);
+        }
+        *total += bytes;
+        *by_user.entry(user).or_default() += bytes;
+        Ok(Reserved {
+            uploading: self.clone(),
+            user,
+            bytes,
+        })
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut held = self
+            .uploading
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (total, by_user) = &mut *held;
+        *total = total.saturating_sub(self.bytes);
+        if let Some(mine) = by_user.get_mut(&self.user) {
+            *mine = mine.saturating_sub(self.bytes);
+            if *mine == 0 {
+                by_user.remove(&self.user);
+            }
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -56,19 +127,6 @@ fn too_large(max: usize) -> Response {
             max as f64 / 1e6
         ),
     ))
-}
-
-/// Whether reading a body failed because it stopped arriving (the body
-/// timeout), rather than because it passed the size limit.
-fn stalled(err: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if e.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 fn timed_out(limit: std::time::Duration) -> Response {
@@ -106,10 +164,18 @@ pub async fn upload(
     if declared.is_some_and(|len| len > max as u64) {
         return too_large(max);
     }
+    let reserve = declared.unwrap_or(max as u64);
+    let _reserved = match state
+        .uploading
+        .reserve(user.user_id, reserve, state.hub.file_limits())
+    {
+        Ok(reserved) => reserved,
+        Err(err) => return refusal(ApiError::from(HubError::Attachment(err))),
+    };
     let bytes =
         match tokio::time::timeout(state.upload_timeout, axum::body::to_bytes(body, max)).await {
             Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) if !stalled(&e) => return too_large(max),
+            Ok(Err(e)) if !body_stalled(&e) => return too_large(max),
             // Stalled, or too slow in all: nothing is kept, the slot is freed.
             Ok(Err(_)) | Err(_) => return timed_out(state.upload_timeout),
         };

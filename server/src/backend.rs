@@ -44,7 +44,9 @@ impl From<HubError> for ApiError {
             HubError::Reserved | HubError::ClientIdReused(_) | HubError::Invalid(_) => {
                 ApiErrorCode::InvalidInput
             }
-            HubError::TooManyConversations(_) => ApiErrorCode::QuotaExceeded,
+            HubError::TooManyConversations(_) | HubError::TooManyChannels(_) => {
+                ApiErrorCode::QuotaExceeded
+            }
             HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
         };
         ApiError::new(code, err.to_string())

@@ -102,7 +102,10 @@ elseif op == 'user' then
   if replaces ~= '' then redis.call('HDEL', P .. 'sessions', replaces) end
   return {'ok', append(0), 0}
 elseif op == 'session' then
+  -- A touch (a session used): only of a session that still exists, so a
+  -- touch that crosses a sign-out cannot bring the session back.
   -- ARGV[6]: the session this one replaces ('' for none).
+  if redis.call('HEXISTS', P .. 'sessions', ARGV[5]) == 0 then return {'ok', 0, 0} end
   redis.call('HSET', P .. 'sessions', ARGV[5], json)
   if ARGV[6] ~= '' then redis.call('HDEL', P .. 'sessions', ARGV[6]) end
   return {'ok', append(0), 0}

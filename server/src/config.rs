@@ -65,6 +65,10 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_CONVERSATIONS", default_value_t = 1000)]
     pub max_conversations: usize,
 
+    /// Most public channels the server keeps (each holds up to 100 messages).
+    #[arg(long, env = "FLACK_MAX_CHANNELS", default_value_t = 10_000)]
+    pub max_channels: usize,
+
     /// Registrations one IP address may make per minute (0: unlimited)...
     #[arg(long, env = "FLACK_REGISTER_RATE", default_value_t = 20)]
     pub register_rate: u32,
@@ -112,6 +116,11 @@ pub struct Config {
     /// --max-connections instead.
     #[arg(long, env = "FLACK_MAX_HTTP_CONNECTIONS", default_value_t = 4096)]
     pub max_http_connections: usize,
+
+    /// Most HTTP connections from one address (an IPv6 one by its /64);
+    /// trusted proxies are exempt.
+    #[arg(long, env = "FLACK_MAX_HTTP_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_http_connections_per_ip: usize,
 
     /// A request's headers must arrive within this many seconds (and the
     /// next request's on a kept-alive connection), or the connection is

@@ -77,6 +77,8 @@ pub struct HubLimits {
     pub event_log_bytes: usize,
     /// Most private conversations one user may start.
     pub max_conversations: usize,
+    /// Most public channels the server keeps.
+    pub max_channels: usize,
     /// At most one presence announcement per user per this long (and
     /// one for the state it ends in); zero announces every change.
     pub presence_interval: Duration,
@@ -94,6 +96,7 @@ impl Default for HubLimits {
             event_log: 1000,
             event_log_bytes: 1024 * 1024,
             max_conversations: 1000,
+            max_channels: 10_000,
             presence_interval: Duration::ZERO,
             session_idle: Duration::ZERO,
             files: FileLimits::default(),
@@ -133,6 +136,8 @@ pub enum HubError {
     Invalid(#[from] app::model::InputError),
     #[error("you have started {0} private conversations, the most one person may")]
     TooManyConversations(usize),
+    #[error("this server holds {0} channels, the most it keeps; use one of them")]
+    TooManyChannels(usize),
 }
 
 /// The channel `name` as `viewer` (`None`: nobody signed in) may see it,
@@ -335,6 +340,8 @@ struct State {
     channels: HashMap<String, ChannelState>,
     /// Channel keys in creation order.
     order: Vec<String>,
+    /// Public channels' keys in creation order (what everyone lists).
+    public: Vec<String>,
     /// Where changes go to become durable (with a data dir).
     journal: Option<SyncSender<(u64, Entry)>>,
     /// Set when a configured journal was closed (shutdown): changes are
@@ -390,8 +397,16 @@ impl State {
                         .entry(skeleton)
                         .or_insert(key.clone());
                 }
+                self.public.push(key.clone());
             }
             Room::Conversation(a, b) => {
+                for id in [a, b] {
+                    if let Some(user) = self.users.get_mut(&id.as_uuid()) {
+                        if !user.conversations.contains(&key) {
+                            user.conversations.push(key.clone());
+                        }
+                    }
+                }
                 let starter = [a, b].into_iter().find(|id| {
                     self.users
                         .get(&id.as_uuid())
@@ -413,6 +428,14 @@ impl State {
         self.channels.remove(key);
         self.order.pop();
         self.channel_skeletons.retain(|_, of| of != key);
+        if self.public.last().is_some_and(|last| last == key) {
+            self.public.pop();
+        }
+        for user in self.users.values_mut() {
+            if user.conversations.last().is_some_and(|last| last == key) {
+                user.conversations.pop();
+            }
+        }
     }
 
     /// The channel named `name` or like it.
@@ -486,6 +509,8 @@ struct User {
     last_read: HashMap<String, u64>,
     /// How many private conversations this user started.
     started: usize,
+    /// The keys of this user's private conversations, oldest first.
+    conversations: Vec<String>,
 }
 
 impl User {
@@ -500,6 +525,7 @@ impl User {
             joined_at,
             last_read: HashMap::new(),
             started: 0,
+            conversations: Vec::new(),
         }
     }
 }
@@ -943,15 +969,19 @@ impl Hub {
                     .entry(*id)
                     .or_insert_with(|| User::new(*id, name.clone(), *created_at));
             }
+            // A touch: of a session still known (one that ended first
+            // stays ended). A snapshot's sessions are added by `reload`.
             Entry::Session {
                 hash,
                 user,
                 seen,
                 replaces,
             } => {
-                state
-                    .sessions
-                    .insert(*hash, *user, seen.unwrap_or_else(now));
+                if state.sessions.owner(hash) == Some(*user) {
+                    state
+                        .sessions
+                        .insert(*hash, *user, seen.unwrap_or_else(now));
+                }
                 state.end_sessions(replaces.as_slice());
             }
             Entry::SessionsEnded { hashes } => state.end_sessions(hashes),
@@ -1002,11 +1032,20 @@ impl Hub {
         state.sessions.clear();
         state.channels.clear();
         state.order.clear();
+        state.public.clear();
         state.file_channels.clear();
         state.name_skeletons.clear();
         state.channel_skeletons.clear();
         for entry in snapshot.entries.iter().chain(&snapshot.reads) {
-            self.adopt(state, entry);
+            match entry {
+                // What Redis holds of a session is the session itself.
+                Entry::Session {
+                    hash, user, seen, ..
+                } => state
+                    .sessions
+                    .insert(*hash, *user, seen.unwrap_or_else(now)),
+                entry => self.adopt(state, entry),
+            }
         }
         // Sessions that ended while this server was away close here too.
         let at = now();
@@ -1510,8 +1549,10 @@ impl Hub {
     /// `user`'s private conversations, oldest first.
     pub fn conversations(&self, user: &UserInfo) -> Vec<Conversation> {
         let state = self.state();
-        state
-            .order
+        let Some(mine) = state.users.get(&uid(user)) else {
+            return Vec::new();
+        };
+        mine.conversations
             .iter()
             .filter_map(|key| {
                 let other = Room::of_key(key).other_than(user.user_id)?;
@@ -1533,6 +1574,10 @@ impl Hub {
         }
         if Room::of_key(&key) == Room::Public {
             names::admit(name.as_str(), "channel name").map_err(HubError::Invalid)?;
+            let most = self.shared.limits.max_channels;
+            if state.public.len() >= most {
+                return Err(HubError::TooManyChannels(most));
+            }
         }
         let channel = Channel {
             name,
@@ -1564,9 +1609,8 @@ impl Hub {
     pub fn channels(&self) -> Vec<Channel> {
         let state = self.state();
         state
-            .order
+            .public
             .iter()
-            .filter(|key| Room::of_key(key) == Room::Public)
             .filter_map(|key| state.channels.get(key))
             .map(|c| c.info.clone())
             .collect()
@@ -2080,9 +2124,10 @@ impl Hub {
             return Vec::new();
         };
         let me = &reader.info.display_name;
-        state
-            .order
-            .iter()
+        // What this user may see: the public channels and their own
+        // conversations (not a walk over everyone's).
+        (state.public.iter())
+            .chain(&reader.conversations)
             .filter(|key| Room::of_key(key).may_see(Some(user.user_id)))
             .filter_map(|key| {
                 let room = state.channels.get(key)?;

@@ -6,6 +6,9 @@
 //! - At most `max_connections` HTTP connections are served at once; past
 //!   that, new ones wait in the kernel's backlog (a connection that was
 //!   upgraded to a WebSocket counts against the WebSocket limits instead).
+//!   One address (an IPv6 one by its /64) holds at most `per_address` of
+//!   them, so one client cannot take every slot; a connection past that is
+//!   closed at once. Trusted proxies, which carry many clients, are exempt.
 //! - A request's headers must arrive within `header_timeout`, and so must
 //!   the next request's on a kept-alive connection: half a header holds a
 //!   connection no longer than that. (Bodies have their own timeouts, as
@@ -21,8 +24,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -33,8 +37,48 @@ use tower::{Service, ServiceExt};
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     pub max_connections: usize,
+    pub per_address: usize,
+    /// Proxies in front (`--trusted-proxy`): no per-address limit.
+    pub trusted: Vec<ipnet::IpNet>,
     pub header_timeout: Duration,
     pub grace: Duration,
+}
+
+/// HTTP connections open per address (bucketed as the limits count them).
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// A connection's place in its address's count; freed when dropped.
+struct AddressSlot {
+    counts: Arc<PerAddress>,
+    address: IpAddr,
+}
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, address: IpAddr, most: usize) -> Option<AddressSlot> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let open = counts.entry(address).or_default();
+        if *open >= most {
+            return None;
+        }
+        *open += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = counts.get_mut(&self.address) {
+            *open -= 1;
+            if *open == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then
@@ -47,6 +91,7 @@ pub async fn serve(
 ) {
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
@@ -61,6 +106,22 @@ pub async fn serve(
         };
         let Some((slot, stream, peer)) = accepted else {
             continue;
+        };
+        let trusted = limits
+            .trusted
+            .iter()
+            .any(|net| net.contains(&peer.ip().to_canonical()));
+        let address_slot = if trusted {
+            None
+        } else {
+            let address = crate::policy::bucket(peer.ip());
+            match per_address.take(address, limits.per_address.max(1)) {
+                Some(taken) => Some(taken),
+                None => {
+                    tracing::debug!(%peer, "too many HTTP connections from one address");
+                    continue; // dropped: closed at once
+                }
+            }
         };
         // The router for this connection (so handlers read `ConnectInfo`).
         let router = match make_service.call(peer).await {
@@ -80,7 +141,7 @@ pub async fn serve(
                 // A client that goes away, or a header that timed out.
                 tracing::debug!(%peer, "connection ended: {e}");
             }
-            drop(slot);
+            drop((slot, address_slot));
         });
     }
     drop(listener);

@@ -3,55 +3,68 @@
 //! list. One rule for display names and channel names alike:
 //!
 //! - Two names are the same name when any of their `skeletons` match: the
-//!   UTS #39 confusable skeletons of the name as written and of its
-//!   case-folded NFKC form (a skeleton drops every default-ignorable
-//!   character: joiners, variation selectors, tag characters, fillers),
-//!   with each run of blanks read as one space and none at either end.
+//!   UTS #39 confusable skeleton of the case-folded NFKC name, and the
+//!   case-folded skeleton of the name as written (so `I` for `l` and
+//!   Greek `ΚΑΤΕ` for `kate` are caught, which folding first would hide).
+//!   A skeleton drops default-ignorable and other format characters
+//!   (joiners, variation selectors, tag characters, fillers, U+0600), a
+//!   dot above `i` or `j` (which shows no dot), and reads each run of
+//!   blanks (U+2800 and U+1D159 too) as one space, none at either end.
 //!   `alice`, `ALICE`, `аlice` (Cyrillic а), `alice` + U+200D, `a1ice`,
-//!   `aIice`… are all one name.
-//! - A new name must have something to see (a skeleton that is not empty).
-//! - A new name may not mix scripts whose letters look alike: it must meet
-//!   UTS #39's "moderately restrictive" level (one script; or Latin with
-//!   Han and Japanese or Korean; or Latin with one other recommended script
-//!   except Cyrillic and Greek). Common characters (digits, punctuation,
-//!   spaces, emoji) go with any script.
+//!   `aIice`, `ali̇ce`… are all one name.
+//! - A new name must have something to see: a letter, number, punctuation
+//!   or symbol that is not blank (combining marks alone do not count).
+//! - A new name may not contain characters Unicode does not assign (or
+//!   leaves to private use): nobody can tell what they look like.
+//! - A new name may not mix scripts in a way that spoofs: when a script
+//!   other than Latin appears in a name beside another script and *every*
+//!   character of it is a potential mixed-script confusable (UTS #39's
+//!   data, as rustc's `mixed_script_confusables` lint reads it), the name
+//!   is refused: `аlice` (Cyrillic а) is, `λ-calculus` and `Δ team` are
+//!   not. Common characters (digits, punctuation, spaces, emoji) go with
+//!   any script.
 //!
 //! Invariant: these rules judge only names being taken now (`admit`);
 //! names taken before them stay valid, so an old database still loads.
 
 use app::model::{name_key, InputError};
-use unicode_script::Script;
-use unicode_security::mixed_script::AugmentedScriptSet;
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+use unicode_script::{Script, UnicodeScript};
+use unicode_security::mixed_script::{
+    is_potential_mixed_script_confusable_char, AugmentedScriptSet,
+};
 
-/// Characters that show as blank without being Unicode whitespace or
-/// default-ignorable (which the skeleton drops already).
+/// Symbols that draw nothing, though they are neither Unicode whitespace
+/// nor default-ignorable.
 fn is_blank(c: char) -> bool {
-    c.is_whitespace() || c == '\u{2800}' // BRAILLE PATTERN BLANK
+    c.is_whitespace() || matches!(c, '\u{2800}' | '\u{1D159}')
 }
 
 /// The forms under which two names are the same name: two names are one
-/// when any of their skeletons match. The skeleton of the name as written
-/// catches `I` for `l`, which case folding would hide; that of the
-/// case-folded name catches `ALICE` for `alice`. Not for display: a
-/// skeleton mixes scripts by design.
+/// when any of their skeletons match. Not for display: a skeleton mixes
+/// scripts by design.
 pub fn skeletons(name: &str) -> Vec<String> {
-    let folded = name_key(name);
-    let mut forms = vec![skeleton_of(&folded)];
-    if folded != name {
-        let written = skeleton_of(name);
-        if written != forms[0] {
-            forms.push(written);
-        }
+    let mut forms = vec![skeleton_of(&name_key(name))];
+    let written = name_key(&skeleton_of(name));
+    if written != forms[0] {
+        forms.push(written);
     }
     forms
 }
 
 /// The UTS #39 skeleton of `text` (default-ignorable characters dropped),
-/// with each run of blanks as one space and none at either end.
+/// without format characters or a dot above `i`/`j`, with each run of
+/// blanks as one space and none at either end.
 fn skeleton_of(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = false;
     for c in unicode_security::skeleton(text) {
+        if c.general_category() == GeneralCategory::Format {
+            continue;
+        }
+        if c == '\u{0307}' && (out.ends_with('i') || out.ends_with('j')) {
+            continue;
+        }
         if is_blank(c) {
             blank = !out.is_empty();
             continue;
@@ -66,62 +79,61 @@ fn skeleton_of(text: &str) -> String {
 }
 
 /// Whether a name may be taken now by a new user or channel (`field`
-/// names which, for the refusal). Uniqueness by `skeleton` is the
+/// names which, for the refusal). Uniqueness by `skeletons` is the
 /// caller's to check against the names already taken.
 pub fn admit(name: &str, field: &'static str) -> Result<(), InputError> {
-    if skeletons(name).iter().all(String::is_empty) {
+    if name.chars().any(|c| c.script() == Script::Unknown) {
+        return Err(InputError::Unassigned { field });
+    }
+    if !name.chars().any(is_visible) {
         return Err(InputError::NothingVisible { field });
     }
-    if let Some(scripts) = confusable_scripts(name) {
+    if let Some(scripts) = spoofing_scripts(name) {
         return Err(InputError::MixedScripts { field, scripts });
     }
     Ok(())
 }
 
-/// The scripts a name mixes, when it is below UTS #39's moderately
-/// restrictive level (`RestrictionLevelDetection`, without its identifier
-/// check: names have spaces, punctuation and emoji).
-fn confusable_scripts(name: &str) -> Option<String> {
-    let mut all = AugmentedScriptSet::default();
-    let mut beside_latin = AugmentedScriptSet::default();
-    for c in name.chars() {
-        let scripts = AugmentedScriptSet::for_char(c);
-        all.intersect_with(scripts);
-        if !scripts.base.contains_script(Script::Latin) {
-            beside_latin.intersect_with(scripts);
-        }
-    }
-    if !all.is_empty() || beside_latin.hanb || beside_latin.jpan || beside_latin.kore {
-        return None;
-    }
-    if beside_latin.base.len() == 1 {
-        let other = beside_latin.base.iter().next()?;
-        if other.is_recommended() && other != Script::Cyrillic && other != Script::Greek {
-            return None;
-        }
-    }
-    Some(scripts_of(name))
+/// A character that shows something by itself.
+fn is_visible(c: char) -> bool {
+    let shows = matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Punctuation
+            | GeneralCategoryGroup::Symbol
+    );
+    shows && !is_blank(c) && !unicode_security::skeleton(&c.to_string()).eq("".chars())
 }
 
-/// "Latin and Cyrillic": the scripts of a name's letters, for people.
-fn scripts_of(name: &str) -> String {
-    let mut seen: Vec<&'static str> = Vec::new();
+/// "Cyrillic and Latin": for a name that mixes scripts, a script other
+/// than Latin all of whose characters in the name could pass for another
+/// script's, with the scripts it is mixed with.
+fn spoofing_scripts(name: &str) -> Option<String> {
+    if !AugmentedScriptSet::for_str(name).is_empty() {
+        return None; // one script (Han with kana counts as one)
+    }
+    let mut scripts: Vec<Script> = Vec::new();
     for c in name.chars() {
-        let set = AugmentedScriptSet::for_char(c);
-        if set.is_all() {
-            continue;
-        }
-        for script in set.base.iter() {
-            if !seen.contains(&script.full_name()) {
-                seen.push(script.full_name());
-            }
+        let script = c.script();
+        if !matches!(script, Script::Common | Script::Inherited) && !scripts.contains(&script) {
+            scripts.push(script);
         }
     }
-    match seen.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        Some((only, _)) => (*only).to_owned(),
-        None => "scripts".to_owned(),
-    }
+    let spoofs = scripts.iter().any(|&script| {
+        script != Script::Latin
+            && name
+                .chars()
+                .filter(|c| c.script() == script)
+                .all(is_potential_mixed_script_confusable_char)
+    });
+    spoofs.then(|| {
+        let names: Vec<&str> = scripts.iter().map(|s| s.full_name()).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -150,6 +162,9 @@ mod tests {
             ("digit one for l", "a1ice"),
             ("capital I for l", "aIice"),
             ("soft hyphen", "ali\u{00AD}ce"),
+            ("dot above i", "ali\u{0307}ce"),
+            ("musical null notehead", "alice\u{1D159}"),
+            ("Arabic number sign", "alice\u{0600}"),
         ] {
             assert!(same(name, "alice"), "{what}: {name:?}");
             assert!(same("alice", name), "{what}, the other way: {name:?}");
@@ -158,6 +173,8 @@ mod tests {
         assert!(!same("al ice", "alice"), "a visible space is a difference");
         assert!(same("al  ice", "al ice"), "but not its width");
         assert!(same("rnary", "mary"), "rn looks like m");
+        assert!(same("ΚΑΤΕ", "kate"), "Greek capitals that read as Latin");
+        assert!(same("vi\u{0307}deo", "video"));
     }
 
     #[test]
@@ -169,10 +186,28 @@ mod tests {
             "\u{2800}",
             "\u{3164}",
             "\u{2800} \u{200D}",
+            "\u{0301}",
+            "\u{0301}\u{0301}\u{0301}",
+            "\u{20E3}",
+            "\u{1D159}",
+            "\u{0600}",
         ] {
             assert_eq!(
                 admit(name, "display name"),
                 Err(InputError::NothingVisible {
+                    field: "display name"
+                }),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn characters_unicode_does_not_assign_are_refused() {
+        for name in ["x\u{E000}", "x\u{0378}", "\u{F0000}"] {
+            assert_eq!(
+                admit(name, "display name"),
+                Err(InputError::Unassigned {
                     field: "display name"
                 }),
                 "{name:?}"
@@ -186,6 +221,7 @@ mod tests {
             ("\u{0430}lice", "Cyrillic and Latin"),
             ("p\u{0430}ypal", "Latin and Cyrillic"),
             ("\u{03BF}pen", "Greek and Latin"),
+            ("\u{0421}\u{0430}t", "Cyrillic and Latin"),
         ] {
             assert_eq!(
                 admit(name, "channel name"),
@@ -210,6 +246,10 @@ mod tests {
             "すずき Suzuki",
             "김 Kim",
             "नमस्ते team",
+            "λ-calculus",
+            "Δ team",
+            "Elena Ελένη",
+            "Дмитрий D.",
             "dev-ops_2 🎉",
             "👨\u{200D}👩\u{200D}👧 family",
             "#42",

@@ -26,6 +26,9 @@ pub struct Policy {
     pub limits: Arc<Limits>,
     /// Largest request body read (the same limit the app enforces).
     pub max_body_bytes: usize,
+    /// A server function's whole body must arrive within this (it is
+    /// small): a trickle cannot hold a connection for long.
+    pub body_timeout: std::time::Duration,
     pub clients: Arc<ClientAddress>,
 }
 
@@ -57,15 +60,26 @@ impl ClientAddress {
         if !self.is_trusted(peer) {
             return None;
         }
-        let hops: Vec<IpAddr> = headers
+        let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .map(|hop| parse_hop(hop.trim()))
-            .collect::<Option<_>>()?;
-        let nearest_untrusted = hops.iter().rev().find(|hop| !self.is_trusted(**hop));
-        nearest_untrusted.or(hops.first()).copied()
+            .collect();
+        // From the right: the proxies' hops, then the first that is not
+        // a trusted proxy is the client. Something unreadable was written
+        // by the client itself: the hop right of it is the nearest known.
+        let mut nearest = None;
+        for hop in hops.iter().rev() {
+            let Some(hop) = parse_hop(hop.trim()) else {
+                break;
+            };
+            nearest = Some(hop);
+            if !self.is_trusted(hop) {
+                break;
+            }
+        }
+        nearest
     }
 }
 
@@ -168,7 +182,7 @@ pub async fn guard_api(
             }
         }
     }
-    match refuse_unknown_fields(request, policy.max_body_bytes).await {
+    match refuse_unknown_fields(request, policy.max_body_bytes, policy.body_timeout).await {
         Ok(request) => next.run(request).await,
         Err(response) => response,
     }
@@ -180,6 +194,7 @@ pub async fn guard_api(
 async fn refuse_unknown_fields(
     request: Request,
     max_body_bytes: usize,
+    body_timeout: std::time::Duration,
 ) -> Result<Request, Response> {
     let Some((_, known)) = app::api::ENDPOINT_FIELDS
         .iter()
@@ -188,9 +203,19 @@ async fn refuse_unknown_fields(
         return Ok(request);
     };
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, max_body_bytes)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response())?;
+    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, max_body_bytes));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if !body_stalled(&e) => {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response())
+        }
+        Ok(Err(_)) | Err(_) => {
+            return Err(refusal(ApiError::new(
+                ApiErrorCode::TimedOut,
+                "the request's body did not arrive in time",
+            )))
+        }
+    };
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&bytes)
     {
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
@@ -206,6 +231,19 @@ async fn refuse_unknown_fields(
         }
     }
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+/// Whether reading a body failed because it stopped arriving (the body
+/// timeout), rather than because it passed the size limit.
+pub fn body_stalled(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Largest error body inspected by `status_from_error_code`.
@@ -348,6 +386,15 @@ mod tests {
         // No header, or one that does not parse: the proxy itself.
         assert_eq!(clients.of(proxy, &HeaderMap::new()), proxy);
         assert_eq!(clients.of(proxy, &forwarded(&["garbage"])), proxy);
+        // Junk written by the client does not hide what its proxy added.
+        assert_eq!(
+            clients.of(proxy, &forwarded(&["junk, 203.0.113.7"])),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            clients.of(proxy, &forwarded(&["1.1.1.1, junk, 203.0.113.7"])),
+            ip("203.0.113.7")
+        );
         // Only hops through trusted proxies: the first one.
         assert_eq!(
             clients.of(proxy, &forwarded(&["10.0.0.9, 10.0.0.8"])),

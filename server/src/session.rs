@@ -727,7 +727,7 @@ fn hub_error_frame(err: &HubError) -> ErrorFrame {
         HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
         HubError::Reserved | HubError::Invalid(_) => ErrorCode::InvalidFrame,
         HubError::ClientIdReused(_) => ErrorCode::ClientIdReused,
-        HubError::TooManyConversations(_) => ErrorCode::Forbidden,
+        HubError::TooManyConversations(_) | HubError::TooManyChannels(_) => ErrorCode::Forbidden,
         HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
             ErrorCode::Internal
         }

@@ -127,6 +127,7 @@ impl Application {
             event_log: config.event_log,
             event_log_bytes: config.event_log_bytes,
             max_conversations: config.max_conversations,
+            max_channels: config.max_channels,
             presence_interval: std::time::Duration::from_millis(config.presence_interval_ms),
             session_idle: std::time::Duration::from_secs(config.session_idle_secs),
             files: FileLimits {
@@ -170,6 +171,7 @@ impl Application {
             allowed_origins: Arc::new(config.allowed_origins.clone()),
             limits: limits.clone(),
             max_body_bytes: config.max_body_bytes,
+            body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
             clients: clients.clone(),
         };
         let hub_handle = hub.clone();
@@ -177,6 +179,7 @@ impl Application {
             hub: hub.clone(),
             limits: limits.clone(),
             upload_timeout: std::time::Duration::from_secs(config.upload_timeout_secs.max(1)),
+            uploading: Default::default(),
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -278,6 +281,8 @@ impl Application {
             grace: config.shutdown_grace(),
             http: HttpLimits {
                 max_connections: config.max_http_connections,
+                per_address: config.max_http_connections_per_ip,
+                trusted: config.trusted_proxies.clone(),
                 header_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
                 grace: config.shutdown_grace(),
             },

@@ -262,3 +262,45 @@ async fn one_users_uploads_are_bounded_by_a_quota_that_frees_with_their_messages
     upload(&alice, "two.bin", vec![2u8; 200]).await;
     server.stop().await;
 }
+
+/// Uploads still arriving count against their user's quota from their
+/// first byte (their declared size): one user cannot hold many large
+/// bodies in memory at once by never finishing them.
+#[tokio::test]
+async fn uploads_in_progress_count_against_the_quota() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(|c| c.attachments_per_user_bytes = 300).await;
+    let alice = server.user("alice").await;
+    let cookie = alice.cookie.clone().unwrap();
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/upload?name=slow.bin HTTP/1.1\r\nHost: flack\r\nCookie: {cookie}\r\n\
+         Content-Length: 250\r\nExpect: 100-continue\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    // The server asks for the body once it starts reading it: by then it
+    // has reserved the 250 declared bytes of her 300.
+    let mut continued = [0u8; 25];
+    tokio::io::AsyncReadExt::read_exact(&mut slow, &mut continued)
+        .await
+        .unwrap();
+    assert!(continued.starts_with(b"HTTP/1.1 100 Continue"));
+    slow.write_all(&[1u8; 100]).await.unwrap();
+    let refused = alice.upload("quick.bin", vec![2u8; 100]).await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "quota_exceeded", "{body}");
+    drop(slow);
+    // Its reservation goes with it.
+    let mut stored = None;
+    for _ in 0..50 {
+        let response = alice.upload("quick.bin", vec![2u8; 100]).await;
+        if response.status() == 200 {
+            stored = Some(response);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(stored.is_some(), "the dropped upload freed its reservation");
+    server.stop().await;
+}

@@ -827,3 +827,79 @@ async fn the_users_of_a_killed_server_go_offline_everywhere() {
     assert_eq!(watcher.presence_of("alice").await, "offline");
     b.stop().await;
 }
+
+/// A session in use while it is signed out stays signed out: a touch (a
+/// use recorded) that crosses the sign-out on its way through Redis does
+/// not bring it back, on either server.
+#[tokio::test]
+async fn a_session_used_while_it_is_signed_out_stays_signed_out() {
+    let redis = RedisServer::start();
+    let on = |redis: &RedisServer| {
+        let url = redis.url();
+        TestServer::start_with(move |config| {
+            config.redis_url = Some(url);
+            // A use is recorded once the last is 2 s old.
+            config.session_idle_secs = 20;
+        })
+    };
+    let (a, b) = (on(&redis).await, on(&redis).await);
+    let mut users = Vec::new();
+    for round in 0..10 {
+        users.push(a.user(&format!("alice{round}")).await);
+    }
+    // Every one of them is due a recorded use: until the first is applied,
+    // each request records one more, so many are on their way to Redis
+    // when the sign-out is.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for (round, alice) in users.into_iter().enumerate() {
+        let cookie = alice.cookie.clone().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let users: Vec<_> = (0..3)
+            .map(|_| {
+                let (client, stop) = (Client::with_cookie(a.addr, &cookie), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        client.post("me", json!({})).await;
+                    }
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert_eq!(alice.post("sign_out", json!({})).await.status(), 200);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for user in users {
+            user.await.unwrap();
+        }
+        // Both servers have applied everything up to a later change.
+        let fence = format!("fence{round}");
+        assert_eq!(
+            b.user(&fence).await.create_channel(&fence).await.status(),
+            200
+        );
+        for server in [&a, &b] {
+            let mut seen = false;
+            for _ in 0..100 {
+                let channels = server.anonymous().channels().await;
+                if channels.iter().any(|c| c["name"] == fence.as_str()) {
+                    seen = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(seen, "{fence} reached every server");
+            let me: Value = Client::with_cookie(server.addr, &cookie)
+                .post("me", json!({}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                me,
+                Value::Null,
+                "round {round}: signed out stays signed out"
+            );
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+}

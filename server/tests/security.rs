@@ -724,3 +724,88 @@ async fn http_connections_are_capped() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     server.stop().await;
 }
+
+/// One address cannot take every HTTP slot: past its share its new
+/// connections close at once, and a server function's body that trickles
+/// in has a deadline of its own.
+#[tokio::test]
+async fn one_address_holds_a_bounded_share_of_http_connections_and_time() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(|c| {
+        c.max_http_connections_per_ip = 3;
+        c.body_timeout_secs = 2;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut fourth = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _ = fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: flack\r\n\r\n")
+        .await;
+    let answer = read_until_closed(&mut fourth)
+        .await
+        .expect("closed at once");
+    assert!(answer.is_empty(), "not served: {answer}");
+    drop(held.pop());
+    let mut again = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut again).await.expect("served");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(held);
+
+    // A body that keeps trickling in (never pausing long) still ends.
+    let mut trickle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    trickle
+        .write_all(
+            b"POST /api/me HTTP/1.1\r\nHost: flack\r\nContent-Type: application/json\r\n\
+              Content-Length: 60000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let answer = tokio::spawn(async move {
+        let mut probe = [0u8; 1024];
+        loop {
+            let wait = tokio::time::sleep(std::time::Duration::from_millis(500));
+            tokio::select! {
+                _ = wait => {
+                    if trickle.write_all(b" ").await.is_err() {
+                        return String::new();
+                    }
+                }
+                read = tokio::io::AsyncReadExt::read(&mut trickle, &mut probe) => {
+                    return String::from_utf8_lossy(&probe[..read.unwrap_or(0)]).into_owned();
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("timed_out"), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_number_of_channels_is_capped() {
+    let server = TestServer::start_with(|c| c.max_channels = 2).await;
+    let alice = server.user("alice").await;
+    assert_eq!(alice.create_channel("one").await.status(), 200);
+    assert_eq!(alice.create_channel("two").await.status(), 200);
+    let refused = alice.create_channel("three").await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "quota_exceeded", "{body}");
+    // Conversations are not channels everyone lists: they have their own cap.
+    server.user("bob").await;
+    let opened = alice
+        .post("open_conversation", json!({ "with": "bob" }))
+        .await;
+    assert_eq!(opened.status(), 200);
+    assert_eq!(alice.channels().await.len(), 2);
+    server.stop().await;
+}
