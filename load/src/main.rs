@@ -16,7 +16,7 @@
 //!
 //! The server under test must allow the load: run it with
 //! `--message-rate 0 --frame-rate 0 --register-rate 0 --channel-rate 0
-//! --max-connections-per-ip 1000000`.
+//! --max-connections-per-ip 1000000 --max-http-connections-per-ip 1000000`.
 
 mod floor;
 mod probe;
