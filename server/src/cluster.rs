@@ -25,11 +25,11 @@
 //! - Proposals settle in ticket order; nothing is acknowledged that Redis
 //!   refused or did not answer.
 
-use crate::access::Room;
+use crate::chat::access::Room;
+use crate::chat::names;
+use crate::chat::TokenHash;
 use crate::files::{FileError, FileLimits, PENDING_TTL};
 use crate::hub::{Change, HubError};
-use crate::identity::TokenHash;
-use crate::names;
 use crate::store::Entry;
 use app::model::{Attachment, AttachmentId, DisplayName};
 use prometheus_client::metrics::counter::Counter;

@@ -46,14 +46,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use crate::access::{self, Room};
+use crate::chat::access::{self, Room};
+use crate::chat::names;
+use crate::chat::presence::{self, Connections, Presence};
+use crate::chat::sessions::Sessions;
+use crate::chat::TokenHash;
 use crate::cluster;
 use crate::files::{Content, FileError, FileLimits, Files};
-use crate::identity::{SessionToken, TokenHash};
+use crate::identity::SessionToken;
 use crate::markup::{self, Rendered};
-use crate::names;
-use crate::presence::{self, Connections, Presence};
-use crate::sessions::Sessions;
 use crate::store::{self, Entry, Snapshot, StoreError};
 use tokio_util::sync::CancellationToken;
 

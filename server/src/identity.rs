@@ -3,7 +3,7 @@
 //! Invariant: a token is 128 random bits that exists in clear only in the
 //! client's cookie; the server keeps and compares only its SHA-256 hash.
 
-use sha2::{Digest, Sha256};
+pub use crate::chat::TokenHash;
 
 /// Name of the session cookie (served over plain HTTP).
 pub const SESSION_COOKIE: &str = "flack_session";
@@ -25,27 +25,6 @@ impl std::fmt::Debug for SessionToken {
     }
 }
 
-/// The SHA-256 of a token: what the server stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash([u8; 32]);
-
-/// As hex (how Redis holds it with `--redis-url`).
-impl serde::Serialize for TokenHash {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for TokenHash {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        hex::decode(text.as_ref())
-            .ok()
-            .and_then(|bytes| Self::from_bytes(&bytes))
-            .ok_or_else(|| serde::de::Error::custom("a session hash is 64 hex digits"))
-    }
-}
-
 impl SessionToken {
     pub fn generate() -> Self {
         let bytes: [u8; 16] = rand::random();
@@ -62,21 +41,8 @@ impl SessionToken {
     }
 }
 
-impl TokenHash {
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-    /// A hash read back from storage; `None` unless exactly 32 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-}
-
 fn hash_token(token: &str) -> TokenHash {
-    TokenHash(Sha256::digest(token.as_bytes()).into())
+    TokenHash::of(token)
 }
 
 /// A session cookie's `Set-Cookie` value: under its secure name when

@@ -1,22 +1,19 @@
 //! `server`: the Flack server, an axum app that serves the Leptos pages and
 //! server functions, the `/ws` WebSocket and the built site.
 //!
-//! - `access`: who may see which channel (the one door to private things);
+//! - `chat`: the domain, no I/O: access, names, presence, sessions;
 //! - `config`: the command line; every limit is a flag;
 //! - `cluster`: several servers sharing the chat through Redis (`--redis-url`);
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
 //! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
-//! - `names`: which new names may be taken and when two are the same (UTS #39);
 //! - `metrics`: Prometheus metrics, `/healthz` and `/readyz`;
 //! - `limits`: rate limits (messages, channels, registrations, frames) and connection limits;
 //! - `attachments`: upload and download of files over HTTP;
 //! - `backend`: `app::api::ChatBackend` for the hub (server functions -> hub);
 //! - `policy`: the HTTP edge: same-origin checks, registration limits, security headers;
-//! - `presence`: who is here, and which changes to announce (coalesced);
 //! - `session`: one WebSocket connection;
-//! - `sessions`: which session is whose, and when each goes idle;
 //! - `store`: the SQLite journal behind `--data-dir` (group commit);
 //! - `listener`: HTTP/1.1 connections: a cap, a header deadline, graceful close;
 //! - `startup`: the router, the listener, graceful shutdown;
@@ -25,9 +22,9 @@
 //! Invariant: only the hub mutates chat state; everything else holds a
 //! `Hub` handle and calls it without holding any lock across `.await`.
 
-pub mod access;
 pub mod attachments;
 pub mod backend;
+pub mod chat;
 pub mod cluster;
 pub mod config;
 pub mod files;
@@ -37,11 +34,8 @@ pub mod limits;
 pub mod listener;
 pub mod markup;
 pub mod metrics;
-pub mod names;
 pub mod policy;
-pub mod presence;
 pub mod session;
-pub mod sessions;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -13,8 +13,8 @@
 //!   silent past the idle timeout, is disconnected; it resumes on reconnect.
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
+use crate::chat::TokenHash;
 use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
-use crate::identity::TokenHash;
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use crate::metrics::Metrics;
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};

@@ -16,8 +16,8 @@
 //! - The schema version is SQLite's `user_version`; a database from a newer
 //!   Flack is refused rather than misread.
 
+use crate::chat::TokenHash;
 use crate::hub::Change;
-use crate::identity::TokenHash;
 use app::model::{
     Attachment, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction,
     Timestamp, HISTORY_LEN,

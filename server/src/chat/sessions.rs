@@ -10,11 +10,50 @@
 //!   so reading a cookie costs no write on nearly every request.
 //! - An idle of zero keeps sessions until they are ended.
 
-use crate::identity::TokenHash;
 use app::model::Timestamp;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// The SHA-256 of a token: what the server stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+/// As hex (how Redis holds it with `--redis-url`).
+impl serde::Serialize for TokenHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(text.as_ref())
+            .ok()
+            .and_then(|bytes| Self::from_bytes(&bytes))
+            .ok_or_else(|| serde::de::Error::custom("a session hash is 64 hex digits"))
+    }
+}
+
+impl TokenHash {
+    /// The hash of a session token as the client holds it.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+    /// A hash read back from storage; `None` unless exactly 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+}
 
 /// Touches happen at most this often per session, and more often when
 /// `idle` is short (a tenth of it).
