@@ -97,6 +97,16 @@ pub enum ErrorCode {
     /// A `send` repeated a `client_id` this user already sent to another
     /// channel: a retry goes to the channel it went to first.
     ClientIdReused,
+    /// The connection's session is no longer valid (it is about to close).
+    NotSignedIn,
+    /// No user (or other thing) of that name.
+    NotFound,
+    /// The user reached a limit on what one person may hold.
+    QuotaExceeded,
+    /// The display name is taken.
+    NameTaken,
+    /// A channel with that name exists.
+    ChannelExists,
     /// Something failed inside the server; nothing was stored.
     Internal,
     /// A code this client does not know (newer server).

@@ -2,7 +2,6 @@
 //! `impl app::api::ChatBackend`. It turns cookies into users and hub errors
 //! into `ApiError`s; the rules themselves live in the hub.
 
-use crate::files::FileError;
 use crate::hub::{Hub, HubError};
 use crate::identity::{removal_cookies, session_from_headers, upgraded_cookies};
 use crate::limits::{retry_after_ms, Limits};
@@ -18,39 +17,6 @@ pub struct HubBackend {
     pub hub: Hub,
     pub limits: Arc<Limits>,
     pub secure_cookies: bool,
-}
-
-impl From<HubError> for ApiError {
-    fn from(err: HubError) -> Self {
-        let code = match err {
-            HubError::NameTaken(_) => ApiErrorCode::NameTaken,
-            HubError::ChannelExists(_) => ApiErrorCode::ChannelExists,
-            HubError::UnknownChannel(_) => ApiErrorCode::UnknownChannel,
-            // Server functions do not touch messages; should one ever, a
-            // missing message reads like a missing channel.
-            HubError::UnknownMessage(_) => ApiErrorCode::UnknownChannel,
-            HubError::NotAuthor(_) => ApiErrorCode::Forbidden,
-            HubError::Attachment(ref e) => match e {
-                FileError::TooLarge { .. } => ApiErrorCode::TooLarge,
-                FileError::Full => ApiErrorCode::Unavailable,
-                FileError::Quota { .. } => ApiErrorCode::QuotaExceeded,
-                FileError::Io(_) => ApiErrorCode::Internal,
-                FileError::Empty | FileError::NotYours(_) | FileError::TooMany { .. } => {
-                    ApiErrorCode::InvalidInput
-                }
-            },
-            HubError::UnknownUser => ApiErrorCode::NotSignedIn,
-            HubError::NoSuchUser(_) => ApiErrorCode::NotFound,
-            HubError::Reserved | HubError::ClientIdReused(_) | HubError::Invalid(_) => {
-                ApiErrorCode::InvalidInput
-            }
-            HubError::TooManyConversations(_) | HubError::TooManyChannels(_) => {
-                ApiErrorCode::QuotaExceeded
-            }
-            HubError::Busy | HubError::StoreDown => ApiErrorCode::Unavailable,
-        };
-        ApiError::new(code, err.to_string())
-    }
 }
 
 impl HubBackend {

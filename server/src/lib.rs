@@ -5,6 +5,7 @@
 //! - `config`: the command line; every limit is a flag;
 //! - `cluster`: several servers sharing the chat through Redis (`--redis-url`);
 //! - `hub`: the one owner of chat state (users, sessions, channels, messages);
+//! - `errors`: the one mapping from the hub's refusals to wire codes;
 //! - `files`: attachments' bytes, owned by the hub;
 //! - `identity`: session tokens and the cookie;
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
@@ -27,6 +28,7 @@ pub mod backend;
 pub mod chat;
 pub mod cluster;
 pub mod config;
+pub mod errors;
 pub mod files;
 pub mod hub;
 pub mod identity;

@@ -14,6 +14,7 @@
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
 use crate::chat::TokenHash;
+use crate::errors::error_frame;
 use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
 use crate::metrics::Metrics;
@@ -442,7 +443,7 @@ where
             Err(wait) => throttled("you are changing messages too fast; slow down", wait),
             Ok(()) => match act(&self.hub, &channel) {
                 Ok(_) => return Ok(()),
-                Err(err) => hub_error_frame(&err),
+                Err(err) => error_frame(&err),
             },
         };
         refusal.channel = Some(channel.to_string());
@@ -492,7 +493,7 @@ where
                         };
                         return self.ack_when_durable(pending).await;
                     }
-                    Err(err) => hub_error_frame(&err),
+                    Err(err) => error_frame(&err),
                 }
             }
         };
@@ -551,7 +552,7 @@ where
                     client_id, channel, ..
                 }),
             ) => {
-                let mut refusal = hub_error_frame(&err);
+                let mut refusal = error_frame(&err);
                 refusal.client_id = Some(client_id.to_string());
                 refusal.channel = Some(channel.to_string());
                 return self.send_frame(&ServerFrame::Error(refusal)).await;
@@ -712,27 +713,9 @@ fn throttled(message: &str, wait: Duration) -> ErrorFrame {
 
 /// The refusal of a frame about `channel` that the hub turned down.
 fn refused_in(err: &HubError, channel: &ChannelName) -> ErrorFrame {
-    let mut frame = hub_error_frame(err);
+    let mut frame = error_frame(err);
     frame.channel = Some(channel.to_string());
     frame
-}
-
-fn hub_error_frame(err: &HubError) -> ErrorFrame {
-    let code = match err {
-        HubError::UnknownChannel(_) => ErrorCode::UnknownChannel,
-        HubError::UnknownMessage(_) => ErrorCode::UnknownMessage,
-        HubError::NotAuthor(_) => ErrorCode::Forbidden,
-        HubError::Attachment(_) => ErrorCode::BadAttachment,
-        HubError::Busy | HubError::StoreDown => ErrorCode::Unavailable,
-        HubError::NoSuchUser(_) => ErrorCode::UnknownChannel,
-        HubError::Reserved | HubError::Invalid(_) => ErrorCode::InvalidFrame,
-        HubError::ClientIdReused(_) => ErrorCode::ClientIdReused,
-        HubError::TooManyConversations(_) | HubError::TooManyChannels(_) => ErrorCode::Forbidden,
-        HubError::NameTaken(_) | HubError::ChannelExists(_) | HubError::UnknownUser => {
-            ErrorCode::Internal
-        }
-    };
-    ErrorFrame::new(code, err.to_string())
 }
 
 #[cfg(test)]
