@@ -5,7 +5,7 @@
 use app::model::{ChannelName, ClientId, DisplayName, Message, MessageBody, Timestamp};
 use app::protocol::ServerFrame;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use server::hub::{Hub, HubLimits};
+use server::hub::{Draft, Hub, HubLimits};
 use std::hint::black_box;
 
 fn message(seq: u64) -> Message {
@@ -45,6 +45,16 @@ fn encode(c: &mut Criterion) {
     });
 }
 
+/// A message to `channel` (the in-memory hub settles it at once).
+fn draft(channel: &ChannelName, client_id: ClientId, body: &MessageBody) -> Draft {
+    Draft {
+        channel: channel.clone(),
+        client_id,
+        body: body.clone(),
+        attachments: Vec::new(),
+    }
+}
+
 fn ring_append(c: &mut Criterion) {
     let (hub, user, channel) = hub_with_channel();
     let body = MessageBody::parse("hello").unwrap();
@@ -53,8 +63,7 @@ fn ring_append(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let id = ClientId::parse(&n.to_string()).unwrap();
-            hub.post(&user, &channel, id, body.clone(), Vec::new(), None)
-                .unwrap()
+            futures::executor::block_on(hub.post(&user, draft(&channel, id, &body))).unwrap()
         })
     });
 }
@@ -73,8 +82,7 @@ fn fan_out(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 let id = ClientId::parse(&n.to_string()).unwrap();
-                hub.post(&user, &channel, id, body.clone(), Vec::new(), None)
-                    .unwrap();
+                futures::executor::block_on(hub.post(&user, draft(&channel, id, &body))).unwrap();
                 for rx in receivers.iter_mut() {
                     black_box(rx.try_recv().unwrap());
                 }

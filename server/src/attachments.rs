@@ -15,10 +15,9 @@
 //!   images), `nosniff` (the global headers) and a CSP that lets nothing
 //!   run, so no upload can act as a page of this origin.
 
-use crate::files::Content;
-use crate::files::{FileError, FileLimits};
+use crate::blobs::{Content, FileLimits};
+use crate::chat::{FileError, HubError};
 use crate::hub::Hub;
-use crate::hub::HubError;
 use crate::identity::session_from_headers;
 use crate::limits::{retry_after_ms, Limits};
 use crate::policy::{body_stalled, refusal};

@@ -2,8 +2,9 @@
 //! `impl app::api::ChatBackend`. It turns cookies into users and hub errors
 //! into `ApiError`s; the rules themselves live in the hub.
 
-use crate::hub::{Hub, HubError};
-use crate::identity::{removal_cookies, session_from_headers, upgraded_cookies};
+use crate::chat::HubError;
+use crate::hub::Hub;
+use crate::identity::{cookie, removal_cookies, session_from_headers, upgraded_cookies};
 use crate::limits::{retry_after_ms, Limits};
 use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
@@ -56,11 +57,11 @@ impl ChatBackend for HubBackend {
             // The session counts once it would survive a crash (and, with
             // Redis, once Redis took it). Re-registering one's own name
             // makes nothing: the cookie the caller has proves it already.
-            Ok((user, token, ticket)) => (self.hub.settled(ticket).await.map(|_| user), token),
+            Ok((user, token, proposed)) => (self.hub.settled(proposed).await.map(|_| user), token),
             Err(err) => (Err(err), None),
         };
         let cookies: Vec<http::HeaderValue> = token
-            .map(|token| self.cookies([token.cookie(self.secure_cookies)]))
+            .map(|token| self.cookies([cookie(&token, self.secure_cookies)]))
             .unwrap_or_default();
         let (outcome, cookies) = match outcome {
             Ok(user) => {
@@ -109,8 +110,8 @@ impl ChatBackend for HubBackend {
                 ms,
             ));
         }
-        let (channel, ticket) = self.hub.create_channel(&user, name)?;
-        self.hub.settled(ticket).await?;
+        let (channel, proposed) = self.hub.create_channel(&user, name)?;
+        self.hub.settled(proposed).await?;
         tracing::info!(channel = %channel.name, by = %user.display_name, "channel created");
         Ok(channel)
     }
@@ -137,14 +138,14 @@ impl ChatBackend for HubBackend {
         let Some(hash) = session_from_headers(headers) else {
             return Ok(self.cookies(removal_cookies(self.secure_cookies)));
         };
-        let ticket = match (everywhere, self.hub.user_by_session_synced(&hash).await) {
+        let proposed = match (everywhere, self.hub.user_by_session_synced(&hash).await) {
             (true, Some(user)) => {
                 tracing::info!(user = %user.display_name, "signed out everywhere");
                 self.hub.sign_out_everywhere(&user)?
             }
             _ => self.hub.sign_out(&hash)?,
         };
-        self.hub.settled(ticket).await?;
+        self.hub.settled(proposed).await?;
         Ok(self.cookies(removal_cookies(self.secure_cookies)))
     }
 
@@ -181,8 +182,8 @@ impl ChatBackend for HubBackend {
                 ));
             }
         }
-        let (channel, ticket) = self.hub.open_conversation(&user, &with)?;
-        match self.hub.settled(ticket).await {
+        let (channel, proposed) = self.hub.open_conversation(&user, &with)?;
+        match self.hub.settled(proposed).await {
             // Opened on another server at the same moment: that one counts.
             Err(HubError::ChannelExists(_)) => {
                 self.hub.sync().await;

@@ -5,8 +5,8 @@
 //! Invariant: a refusal has the same code over both, wherever both
 //! protocols have it; the table's test lists the few that differ and why.
 
-use crate::files::FileError;
-use crate::hub::HubError;
+use crate::chat::FileError;
+use crate::chat::HubError;
 use app::error::{ApiError, ApiErrorCode};
 use app::protocol::{ErrorCode, ErrorFrame};
 

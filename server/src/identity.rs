@@ -3,7 +3,7 @@
 //! Invariant: a token is 128 random bits that exists in clear only in the
 //! client's cookie; the server keeps and compares only its SHA-256 hash.
 
-pub use crate::chat::TokenHash;
+pub use crate::chat::sessions::{SessionToken, TokenHash};
 
 /// Name of the session cookie (served over plain HTTP).
 pub const SESSION_COOKIE: &str = "flack_session";
@@ -15,30 +15,9 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-flack_session";
 /// does not sign anyone out.
 const SESSION_MAX_AGE_SECS: i64 = 365 * 24 * 60 * 60;
 
-/// A freshly issued session token (hex of 16 random bytes).
-pub struct SessionToken(String);
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never log a live credential.
-        f.write_str("SessionToken(..)")
-    }
-}
-
-impl SessionToken {
-    pub fn generate() -> Self {
-        let bytes: [u8; 16] = rand::random();
-        Self(hex::encode(bytes))
-    }
-
-    pub fn hash(&self) -> TokenHash {
-        hash_token(&self.0)
-    }
-
-    /// The `Set-Cookie` value carrying this token.
-    pub fn cookie(&self, secure: bool) -> String {
-        session_cookie(self.0.clone(), secure, SESSION_MAX_AGE_SECS)
-    }
+/// The `Set-Cookie` value carrying `token`.
+pub fn cookie(token: &SessionToken, secure: bool) -> String {
+    session_cookie(token.secret().to_owned(), secure, SESSION_MAX_AGE_SECS)
 }
 
 fn hash_token(token: &str) -> TokenHash {
@@ -122,13 +101,13 @@ mod tests {
     fn tokens_are_random_and_128_bits() {
         let a = SessionToken::generate();
         let b = SessionToken::generate();
-        assert_eq!(a.0.len(), 32);
-        assert_ne!(a.0, b.0);
+        assert_eq!(a.secret().len(), 32);
+        assert_ne!(a.secret(), b.secret());
     }
 
     #[test]
     fn the_cookie_is_http_only_and_same_site_lax() {
-        let cookie = SessionToken::generate().cookie(false);
+        let cookie = cookie(&SessionToken::generate(), false);
         assert!(cookie.starts_with("flack_session="), "{cookie}");
         assert!(cookie.contains("HttpOnly"));
         assert!(cookie.contains("SameSite=Lax"));
@@ -138,7 +117,7 @@ mod tests {
     #[test]
     fn a_secure_cookie_is_host_prefixed_and_wins_over_a_planted_plain_one() {
         let token = SessionToken::generate();
-        let cookie = token.cookie(true);
+        let cookie = cookie(&token, true);
         assert!(cookie.starts_with("__Host-flack_session="), "{cookie}");
         assert!(cookie.contains("Secure") && cookie.contains("Path=/"));
         assert!(!cookie.contains("Domain"));
@@ -146,7 +125,8 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         let both = format!(
             "flack_session={}; __Host-flack_session={}",
-            planted.0, token.0
+            planted.secret(),
+            token.secret()
         );
         headers.insert(http::header::COOKIE, both.parse().unwrap());
         assert_eq!(session_from_headers(&headers), Some(token.hash()));
@@ -157,11 +137,11 @@ mod tests {
     fn a_plain_cookie_from_before_is_moved_to_the_secure_name() {
         let token = SessionToken::generate();
         let mut headers = http::HeaderMap::new();
-        let plain = format!("{SESSION_COOKIE}={}", token.0);
+        let plain = format!("{SESSION_COOKIE}={}", token.secret());
         headers.insert(http::header::COOKIE, plain.parse().unwrap());
         assert_eq!(session_from_headers(&headers), Some(token.hash()));
         let moved = upgraded_cookies(&headers, true);
-        assert!(moved[0].starts_with(&format!("__Host-flack_session={}", token.0)));
+        assert!(moved[0].starts_with(&format!("__Host-flack_session={}", token.secret())));
         assert!(moved[1].starts_with("flack_session=;") && moved[1].contains("Max-Age=0"));
         assert!(upgraded_cookies(&headers, false).is_empty());
         let removed = removal_cookies(true);
@@ -175,7 +155,7 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
-            format!("theme=dark; {SESSION_COOKIE}={}; x=1", token.0)
+            format!("theme=dark; {SESSION_COOKIE}={}; x=1", token.secret())
                 .parse()
                 .unwrap(),
         );

@@ -35,6 +35,12 @@ async fn main() -> ExitCode {
     println!("Flack is serving at http://{addr}");
     match app.run_until(server::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A store that failed for good: 70 (EX_SOFTWARE), so a supervisor
+        // can tell it from a bad command line.
+        Err(e @ server::StartupError::StoreFailed) => {
+            eprintln!("flack: {e}");
+            ExitCode::from(70)
+        }
         Err(e) => {
             eprintln!("flack: {e}");
             ExitCode::FAILURE

@@ -14,9 +14,11 @@
 //! - Nothing a client sends can end the server; bad frames get `error` frames.
 
 use crate::chat::TokenHash;
+use crate::chat::{HubError, Outcome};
 use crate::errors::error_frame;
-use crate::hub::{Event, Hub, HubError, Joined, Online, Ticket};
+use crate::hub::{Delivery, Draft, Hub, Joined, Online};
 use crate::limits::{retry_after_ms, FrameLimiter, Limits};
+use crate::log::{Proposed, Settled};
 use crate::metrics::Metrics;
 use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
 use app::protocol::{decode_client_frame, frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
@@ -46,8 +48,8 @@ pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// user signed out (here or everywhere) or it went idle past the limit.
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 
-/// Acks waiting for the journal on one connection. Past this many, the
-/// connection stops reading until the oldest is durable (backpressure).
+/// Acks waiting for the log on one connection. Past this many, the
+/// connection stops reading until the oldest settles (backpressure).
 const MAX_PENDING_ACKS: usize = 1024;
 
 /// Live events written in one batch (then flushed) when a viewer finds
@@ -85,19 +87,29 @@ enum Ended {
     Transport(String),
 }
 
-/// The channel a connection views.
-/// An ack waiting for its change to be durable.
+/// An ack waiting for its message to settle (be durable, and numbered).
 struct PendingAck {
-    ticket: Ticket,
-    ack: ServerFrame,
+    proposed: Proposed,
+    ack: frame::Ack,
     /// When its `send` arrived (for the send latency metric).
     received: Instant,
 }
 
+impl PendingAck {
+    /// Whether it settled, once the log settled up to `settled`.
+    fn settled_at(&self, settled: u64) -> bool {
+        match self.proposed {
+            Proposed::Now(_) => true,
+            Proposed::Later(ticket) => ticket.0 <= settled,
+        }
+    }
+}
+
+/// The channel a connection views.
 struct Viewing {
     channel: ChannelName,
     last_seq: u64,
-    live: broadcast::Receiver<Arc<Event>>,
+    live: broadcast::Receiver<Arc<Delivery>>,
 }
 
 struct Session<S> {
@@ -111,10 +123,11 @@ struct Session<S> {
     invalid_frames: Option<FrameLimiter>,
     viewing: Option<Viewing>,
     last_heard: Instant,
-    /// Acks sent once their change is durable, in order (with a data dir;
-    /// the read loop does not wait for each commit).
+    /// Acks sent once their message settles, in order (the read loop
+    /// does not wait for each commit).
     pending_acks: VecDeque<PendingAck>,
-    durable: Option<tokio::sync::watch::Receiver<u64>>,
+    /// How far the log settled, live (`None`: everything settles at once).
+    settled: Option<tokio::sync::watch::Receiver<u64>>,
     /// This connection's part in its user's presence (dropped with it).
     online: Option<Online>,
     last_typing: Option<Instant>,
@@ -149,7 +162,7 @@ pub async fn run<S>(
         viewing: None,
         last_heard: Instant::now(),
         pending_acks: VecDeque::new(),
-        durable: None,
+        settled: None,
         online: None,
         last_typing: None,
     };
@@ -159,7 +172,7 @@ pub async fn run<S>(
         .hub
         .connect(&session.user, session_hash, ends.clone());
     session.online = Some(online);
-    session.durable = session.hub.durable_progress();
+    session.settled = session.hub.settled_progress();
     session.metrics.connections.inc();
     let ended = match session.serve(&ends).await {
         Err(Ended::Shutdown) if !shutdown.is_cancelled() => Err(Ended::SignedOut),
@@ -188,15 +201,15 @@ pub async fn run<S>(
     }
 }
 
-/// Waits until the journal commits more; never resolves when nothing waits.
-async fn durable_moved(
-    durable: &mut Option<tokio::sync::watch::Receiver<u64>>,
+/// Waits until the log settles more; never resolves when nothing waits.
+async fn settled_moved(
+    settled: &mut Option<tokio::sync::watch::Receiver<u64>>,
     waiting: bool,
 ) -> u64 {
-    match durable {
+    match settled {
         Some(rx) if waiting => match rx.changed().await {
             Ok(()) => *rx.borrow_and_update(),
-            // The journal is gone (shutdown): nothing more will commit.
+            // The log is gone (shutdown): nothing more will settle.
             Err(_) => std::future::pending().await,
         },
         _ => std::future::pending().await,
@@ -204,7 +217,7 @@ async fn durable_moved(
 }
 
 /// Waits for the viewed channel's next event; never resolves when none is viewed.
-async fn next_event(viewing: &mut Option<Viewing>) -> Result<Arc<Event>, RecvError> {
+async fn next_event(viewing: &mut Option<Viewing>) -> Result<Arc<Delivery>, RecvError> {
     match viewing {
         Some(v) => v.live.recv().await,
         None => std::future::pending().await,
@@ -255,8 +268,8 @@ where
                         Box::pin(self.on_message(message)).await?;
                     }
                 },
-                committed = durable_moved(&mut self.durable, !self.pending_acks.is_empty()) => {
-                    Box::pin(self.send_durable_acks(committed)).await?;
+                settled = settled_moved(&mut self.settled, !self.pending_acks.is_empty()) => {
+                    Box::pin(self.send_settled_acks(settled)).await?;
                 }
                 created = lobby.recv() => match created {
                     Ok(frame) => self.send_text(frame).await?,
@@ -437,7 +450,7 @@ where
         &mut self,
         channel: ChannelName,
         id: u64,
-        act: impl FnOnce(&Hub, &ChannelName) -> Result<crate::hub::Ticket, HubError>,
+        act: impl FnOnce(&Hub, &ChannelName) -> Result<Proposed, HubError>,
     ) -> Result<(), Ended> {
         let mut refusal = match self.limits.check_message(self.user.user_id) {
             Err(wait) => throttled("you are changing messages too fast; slow down", wait),
@@ -465,33 +478,25 @@ where
         let refusal = match self.limits.check_message(self.user.user_id) {
             Err(wait) => throttled("you are sending messages too fast; slow down", wait),
             Ok(()) => {
-                let posted = match self.hub.attachments_for(&self.user, &attachments).await {
-                    Ok(checked) => self.hub.post(
-                        &self.user,
-                        &channel,
-                        client_id.clone(),
-                        body,
-                        attachments,
-                        checked,
-                    ),
-                    Err(err) => Err(err),
+                let draft = Draft {
+                    channel: channel.clone(),
+                    client_id: client_id.clone(),
+                    body,
+                    attachments,
                 };
-                match posted {
-                    Ok(posted) => {
-                        if posted.stored {
-                            self.metrics.messages.inc();
-                        }
-                        let ack = ServerFrame::Ack(frame::Ack {
+                match self.hub.post(&self.user, draft).await {
+                    Ok(proposed) => {
+                        let ack = frame::Ack {
                             client_id,
                             channel,
-                            seq: posted.seq,
-                        });
+                            seq: 0,
+                        };
                         let pending = PendingAck {
-                            ticket: posted.ticket,
+                            proposed,
                             ack,
                             received,
                         };
-                        return self.ack_when_durable(pending).await;
+                        return self.ack_when_settled(pending).await;
                     }
                     Err(err) => error_frame(&err),
                 }
@@ -503,31 +508,37 @@ where
         self.send_frame(&ServerFrame::Error(refusal)).await
     }
 
-    /// An ack promises durability: send it now if the change is durable,
-    /// else queue it for when the journal commits (without holding up the
+    /// An ack promises durability: send it now if the message settled,
+    /// else queue it for when the log settles it (without holding up the
     /// connection's other frames, unless too many are waiting).
-    async fn ack_when_durable(&mut self, pending: PendingAck) -> Result<(), Ended> {
-        let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
-        if self.pending_acks.is_empty() && pending.ticket.is_durable_at(committed) {
+    async fn ack_when_settled(&mut self, pending: PendingAck) -> Result<(), Ended> {
+        if self.pending_acks.is_empty() && pending.settled_at(self.settled_now()) {
             return self.send_ack(pending).await;
         }
         self.pending_acks.push_back(pending);
         if self.pending_acks.len() > MAX_PENDING_ACKS {
-            if let Some(oldest) = self.pending_acks.front() {
-                self.hub.durable(oldest.ticket).await;
+            let oldest = self.pending_acks.front().map(|p| &p.proposed);
+            if let (Some(Proposed::Later(ticket)), Some(settled)) = (oldest, &mut self.settled) {
+                let ticket = ticket.0;
+                // An error means the log is gone: nothing more will settle.
+                let _ = settled.wait_for(|&at| at >= ticket).await;
             }
-            let committed = self.durable.as_ref().map_or(u64::MAX, |rx| *rx.borrow());
-            self.send_durable_acks(committed).await?;
+            self.send_settled_acks(self.settled_now()).await?;
         }
         Ok(())
     }
 
-    /// Sends, in order, every queued ack whose change is durable at `committed`.
-    async fn send_durable_acks(&mut self, committed: u64) -> Result<(), Ended> {
+    /// How far the log settled (everything, when it settles at once).
+    fn settled_now(&self) -> u64 {
+        self.settled.as_ref().map_or(u64::MAX, |rx| *rx.borrow())
+    }
+
+    /// Sends, in order, every queued ack that settled at `settled`.
+    async fn send_settled_acks(&mut self, settled: u64) -> Result<(), Ended> {
         while self
             .pending_acks
             .front()
-            .is_some_and(|p| p.ticket.is_durable_at(committed))
+            .is_some_and(|p| p.settled_at(settled))
         {
             if let Some(pending) = self.pending_acks.pop_front() {
                 self.send_ack(pending).await?;
@@ -536,30 +547,33 @@ where
         Ok(())
     }
 
-    /// Sends an ack, with the `seq` Redis gave the message, or (Redis
-    /// refused or was unreachable) the refusal instead.
+    /// Sends an ack with the `seq` the message got, or (refused after all,
+    /// or the store unreachable) the refusal instead.
     async fn send_ack(&mut self, pending: PendingAck) -> Result<(), Ended> {
         let PendingAck {
-            ticket,
+            proposed,
             mut ack,
             received,
         } = pending;
-        match (self.hub.settle(ticket), &mut ack) {
-            (Some(Ok(Some(given))), ServerFrame::Ack(frame::Ack { seq, .. })) => *seq = given,
-            (
-                Some(Err(err)),
-                ServerFrame::Ack(frame::Ack {
-                    client_id, channel, ..
-                }),
-            ) => {
+        let outcome: Settled = match proposed {
+            Proposed::Now(outcome) => outcome,
+            Proposed::Later(ticket) => self.hub.take(ticket).unwrap_or(Err(HubError::Busy)),
+        };
+        match outcome {
+            Ok(Outcome::Stored { seq }) => {
+                self.metrics.messages.inc();
+                ack.seq = seq;
+            }
+            Ok(Outcome::Duplicate { seq }) => ack.seq = seq,
+            Ok(_) => {}
+            Err(err) => {
                 let mut refusal = error_frame(&err);
-                refusal.client_id = Some(client_id.to_string());
-                refusal.channel = Some(channel.to_string());
+                refusal.client_id = Some(ack.client_id.to_string());
+                refusal.channel = Some(ack.channel.to_string());
                 return self.send_frame(&ServerFrame::Error(refusal)).await;
             }
-            _ => {}
         }
-        self.send_frame(&ack).await?;
+        self.send_frame(&ServerFrame::Ack(ack)).await?;
         self.metrics.observe_send(received.elapsed());
         Ok(())
     }
@@ -580,8 +594,8 @@ where
             });
             self.feed(WsMessage::Text(reset.to_json().into())).await?;
         }
-        for event in &backlog {
-            self.feed(WsMessage::Text(event.frame.clone())).await?;
+        for frame in &backlog {
+            self.feed(WsMessage::Text(frame.clone())).await?;
         }
         self.metrics.deliveries.inc_by(backlog.len() as u64);
         self.viewing = Some(Viewing {
@@ -597,7 +611,7 @@ where
     /// (up to `MAX_BATCH`), fed together and flushed once, so a viewer that
     /// fell a few events behind catches up in one write. Returns whether
     /// events may still be waiting (a full batch, or a rejoin's backlog).
-    async fn on_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<bool, Ended> {
+    async fn on_event(&mut self, event: Result<Arc<Delivery>, RecvError>) -> Result<bool, Ended> {
         let mut event = event;
         let mut fed = 0;
         let mut full = false;
@@ -862,8 +876,13 @@ mod tests {
         for n in 0..300 {
             let body = MessageBody::parse(&format!("m{n}")).unwrap();
             let id = ClientId::parse(&format!("b{n}")).unwrap();
-            hub.post(&bob, &general, id, body, Vec::new(), None)
-                .unwrap();
+            let draft = Draft {
+                channel: general.clone(),
+                client_id: id,
+                body,
+                attachments: Vec::new(),
+            };
+            hub.post(&bob, draft).await.unwrap();
         }
         let ping = r#"{"type":"ping"}"#;
         to_session

@@ -7,13 +7,13 @@
 
 use crate::attachments;
 use crate::backend::HubBackend;
-use crate::cluster;
+use crate::blobs::FileLimits;
 use crate::config::Config;
-use crate::files::FileLimits;
 use crate::hub::{Hub, HubLimits};
 use crate::identity::session_from_headers;
 use crate::limits::{ConnectionRefused, Limits};
 use crate::listener::{self, HttpLimits};
+use crate::log::{self, Storage};
 use crate::metrics::{self, Metrics, Probes};
 use crate::policy::{self, Policy};
 use crate::session::{self, SessionSettings};
@@ -46,9 +46,13 @@ pub enum StartupError {
     #[error("cannot read the Leptos configuration: {0}")]
     Leptos(String),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Cluster(#[from] crate::cluster::ClusterError),
+    Open(#[from] log::OpenError),
+    #[error("cannot start the hub: {0}")]
+    Start(String),
+    /// The log stopped for good (a disk that keeps failing, Redis that
+    /// lost Flack's data): the server shut down; `main` exits 70.
+    #[error("the store failed; the server stopped (see the log above)")]
+    StoreFailed,
 }
 
 /// A Redis URL without its password, for the log.
@@ -86,6 +90,8 @@ pub struct WsState {
 
 pub struct Application {
     hub: Hub,
+    /// Cancelled when the log stops for good.
+    failed: CancellationToken,
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
@@ -120,44 +126,8 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
 
         let metrics = Arc::new(Metrics::default());
-        let hub_limits = HubLimits {
-            live_queue: config.live_queue,
-            idempotency_window: config.idempotency_window,
-            journal_queue: config.journal_queue,
-            event_log: config.event_log,
-            event_log_bytes: config.event_log_bytes,
-            max_conversations: config.max_conversations,
-            max_channels: config.max_channels,
-            presence_interval: std::time::Duration::from_millis(config.presence_interval_ms),
-            session_idle: std::time::Duration::from_secs(config.session_idle_secs),
-            files: FileLimits {
-                max_bytes: config.max_attachment_bytes,
-                per_message: config.max_attachments,
-                total_bytes: config.attachments_total_bytes,
-                per_user_bytes: config.attachments_per_user_bytes,
-            },
-        };
-        let hub = match &config.redis_url {
-            Some(url) => {
-                let settings = cluster::Settings {
-                    url: url.clone(),
-                    log_len: config.redis_log,
-                    ring_len: app::model::HISTORY_LEN,
-                    queue: config.journal_queue,
-                    errors: metrics.store_errors.clone(),
-                    presence_timeout: std::time::Duration::from_secs(
-                        config.presence_timeout_secs.max(1),
-                    ),
-                };
-                let hub = Hub::open_cluster(hub_limits, settings).await?;
-                tracing::info!(redis = %redacted(url), "sharing the chat through Redis");
-                hub
-            }
-            None => Hub::open(hub_limits, config.data_dir.as_deref())?,
-        };
-        if let Some(dir) = &config.data_dir {
-            tracing::info!(data_dir = %dir.display(), "keeping state in the data dir");
-        }
+        let failed = CancellationToken::new();
+        let hub = open_hub(&config, &metrics, failed.clone()).await?;
         let limits = Arc::new(Limits::from_config(&config));
         let backend: Arc<dyn ChatBackend> = Arc::new(HubBackend {
             hub: hub.clone(),
@@ -274,6 +244,7 @@ impl Application {
 
         Ok(Self {
             hub: hub_handle,
+            failed,
             listener,
             router,
             shutdown,
@@ -304,11 +275,12 @@ impl Application {
     ) -> Result<(), StartupError> {
         let shutdown = self.shutdown.clone();
         let stop = {
-            let shutdown = shutdown.clone();
+            let (shutdown, failed) = (shutdown.clone(), self.failed.clone());
             async move {
                 tokio::select! {
                     _ = signal => {}
                     _ = shutdown.cancelled() => {}
+                    _ = failed.cancelled() => {}
                 }
                 tracing::info!("shutting down");
                 shutdown.cancel();
@@ -323,17 +295,69 @@ impl Application {
         {
             tracing::warn!("some connections did not close within the grace period");
         }
-        // Write whatever is still queued, then stop the journal.
-        let hub = self.hub;
-        hub.close_cluster().await;
-        if tokio::task::spawn_blocking(move || hub.close())
-            .await
-            .is_err()
-        {
-            tracing::error!("closing the store failed");
+        // Write whatever is still queued, then stop the log.
+        self.hub.close().await;
+        if self.failed.is_cancelled() {
+            return Err(StartupError::StoreFailed);
         }
         Ok(())
     }
+}
+
+/// The hub, started from the log `config` chooses: Redis, a data dir, or
+/// memory.
+async fn open_hub(
+    config: &Config,
+    metrics: &Metrics,
+    failed: CancellationToken,
+) -> Result<Hub, StartupError> {
+    let limits = HubLimits {
+        live_queue: config.live_queue,
+        idempotency_window: config.idempotency_window,
+        event_log: config.event_log,
+        event_log_bytes: config.event_log_bytes,
+        max_conversations: config.max_conversations,
+        max_channels: config.max_channels,
+        presence_interval: std::time::Duration::from_millis(config.presence_interval_ms),
+        session_idle: std::time::Duration::from_secs(config.session_idle_secs),
+        files: FileLimits {
+            max_bytes: config.max_attachment_bytes,
+            per_message: config.max_attachments,
+            total_bytes: config.attachments_total_bytes,
+            per_user_bytes: config.attachments_per_user_bytes,
+        },
+    };
+    let files = limits.files.clone();
+    let storage = match (&config.redis_url, &config.data_dir) {
+        (Some(url), _) => {
+            tracing::info!(redis = %redacted(url), "sharing the chat through Redis");
+            Storage::Redis(log::redis::Settings {
+                url: url.clone(),
+                log_len: config.redis_log,
+                ring_len: app::model::HISTORY_LEN,
+                queue: config.journal_queue,
+                errors: metrics.store_errors.clone(),
+                presence_timeout: std::time::Duration::from_secs(
+                    config.presence_timeout_secs.max(1),
+                ),
+                files,
+            })
+        }
+        (None, Some(dir)) => {
+            tracing::info!(data_dir = %dir.display(), "keeping state in the data dir");
+            Storage::Sqlite(log::sqlite::Settings {
+                dir: dir.clone(),
+                queue: config.journal_queue,
+                files,
+            })
+        }
+        (None, None) => Storage::Memory(files),
+    };
+    let opened = log::open(storage, failed).await?;
+    // Starting reads back attachments on disk: off the runtime.
+    tokio::task::spawn_blocking(move || Hub::start(limits, opened))
+        .await
+        .map_err(|e| StartupError::Start(e.to_string()))
 }
 
 /// Sets the page's Content-Security-Policy with this request's nonce

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, TestServer, Ws};
+use common::{eventually, Client, TestServer, Ws};
 use serde_json::{json, Value};
 
 /// A PNG signature and a little more: enough for sniffing.
@@ -221,7 +221,10 @@ async fn with_a_data_dir_files_survive_a_restart_and_are_deleted_from_disk() {
     // The file goes once the deletion is committed, as viewers hear of it.
     a.until("deleted").await;
     assert_eq!(alice.get(&url(&kept)).await.status(), 404);
-    assert!(!on_disk(&kept).exists());
+    eventually("the deleted message's file leaves the disk", || {
+        !on_disk(&kept).exists()
+    })
+    .await;
     server.stop().await;
 }
 

@@ -198,8 +198,8 @@ fn a_new_data_dir_gets_the_current_schema() {
     let (mut child, _) = spawn_server(&["--data-dir", dir.path().to_str().unwrap()]);
     signal(&child, "TERM");
     assert!(wait_for_exit(&mut child, Duration::from_secs(5)).is_some());
-    let version = server::store::schema_version(&dir.path().join("flack.sqlite3")).unwrap();
-    assert_eq!(version, Some(server::store::SCHEMA_VERSION));
+    let version = server::log::sqlite::schema_version(&dir.path().join("flack.sqlite3")).unwrap();
+    assert_eq!(version, Some(server::log::sqlite::SCHEMA_VERSION));
 }
 
 /// A session signed out stays ended after a restart (`kill -9`); one

@@ -55,6 +55,33 @@ impl TokenHash {
     }
 }
 
+/// A freshly issued session token (hex of 16 random bytes): in clear only
+/// in the client's cookie; the server keeps its hash.
+pub struct SessionToken(String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never log a live credential.
+        f.write_str("SessionToken(..)")
+    }
+}
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let bytes: [u8; 16] = rand::random();
+        Self(hex::encode(bytes))
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    /// The token itself, for the cookie that carries it.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Touches happen at most this often per session, and more often when
 /// `idle` is short (a tenth of it).
 const TOUCH_EVERY_MOST: Duration = Duration::from_secs(24 * 60 * 60);
@@ -146,7 +173,6 @@ fn since(then: Timestamp, now: Timestamp) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::SessionToken;
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_datetime(chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap())

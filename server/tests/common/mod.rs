@@ -72,13 +72,21 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     /// With `FLACK_TEST_STORE=redis`: the Redis this server keeps its chat in.
     redis: Option<RedisServer>,
+    /// With `FLACK_TEST_STORE=sqlite`: the `--data-dir` of this server.
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 /// Whether to run the in-memory tests against a server keeping its chat
 /// in Redis instead (`FLACK_TEST_STORE=redis`, as `scripts/test` does on a
-/// second pass): the same suite for both stores.
+/// second pass): the same suite for every log.
 pub fn store_is_redis() -> bool {
     std::env::var("FLACK_TEST_STORE").is_ok_and(|store| store == "redis")
+}
+
+/// Whether to run them against a server keeping its chat in SQLite
+/// (`FLACK_TEST_STORE=sqlite`, the third pass).
+pub fn store_is_sqlite() -> bool {
+    std::env::var("FLACK_TEST_STORE").is_ok_and(|store| store == "sqlite")
 }
 
 impl TestServer {
@@ -90,10 +98,16 @@ impl TestServer {
         let mut config = Config::for_tests();
         adjust(&mut config);
         let mut redis = None;
-        if store_is_redis() && config.data_dir.is_none() && config.redis_url.is_none() {
+        let mut data_dir = None;
+        let in_memory = config.data_dir.is_none() && config.redis_url.is_none();
+        if store_is_redis() && in_memory {
             let server = RedisServer::start();
             config.redis_url = Some(server.url());
             redis = Some(server);
+        } else if store_is_sqlite() && in_memory {
+            let dir = tempfile::tempdir().expect("a temporary --data-dir");
+            config.data_dir = Some(dir.path().to_path_buf());
+            data_dir = Some(dir);
         }
         let app = Application::build(config).await.expect("server starts");
         let addr = app.local_addr();
@@ -110,6 +124,7 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             redis,
+            _data_dir: data_dir,
         }
     }
 
@@ -583,4 +598,16 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Waits until `done` holds, for something the server finishes in the
+/// background (a file deleted on the blocking pool); fails after 5 s.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: still not so after 5 s");
 }

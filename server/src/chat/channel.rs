@@ -1,0 +1,329 @@
+//! One channel: its ring (the `HISTORY_LEN` most recent messages as they
+//! are now) and its event log (the recent events a resuming viewer needs).
+//!
+//! Invariants:
+//! - Per channel, every change is an event with a `seq`, strictly
+//!   increasing and never reused; `head` is the latest. A change that no
+//!   longer applies (its message went while it waited) still takes its
+//!   `seq`, so every log hands out the same numbers.
+//! - The ring holds the most recent messages as they are now, a deleted one
+//!   gone; the log holds events back to `log_floor`, never one about a
+//!   deleted message except the deletion, and no more than its limits in
+//!   events and bytes.
+//! - A message's frame is serialized once, when it enters or changes in
+//!   the ring; every viewer is sent the same bytes.
+
+use crate::chat::entry::Change;
+use crate::chat::markup::Rendered;
+use app::model::{
+    AttachmentId, Channel, ChannelHistory, DisplayName, Emoji, Message, Reaction, HISTORY_LEN,
+};
+use app::protocol::{frame, ServerFrame};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A channel event, with its frame serialized once (JSON text). `seq` 0
+/// marks an ephemeral notice (typing), sent to viewers but no event.
+#[derive(Debug)]
+pub struct Event {
+    pub seq: u64,
+    /// The message the event is about (its `seq`).
+    pub id: u64,
+    pub frame: Bytes,
+}
+
+impl Event {
+    fn of(seq: u64, id: u64, frame: &ServerFrame) -> Arc<Self> {
+        Arc::new(Self {
+            seq,
+            id,
+            frame: Bytes::from(frame.to_json()),
+        })
+    }
+}
+
+/// How much a channel's event log keeps: events, and their frames' bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct LogLimits {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// A message in the ring, with the frame that shows it as it is now.
+pub struct Held {
+    pub message: Message,
+    pub current: Arc<Event>,
+}
+
+impl Held {
+    pub fn new(message: Message) -> Self {
+        let current = Event::of(
+            message.seq,
+            message.seq,
+            &ServerFrame::Message(message.clone()),
+        );
+        Self { message, current }
+    }
+}
+
+/// What applying a change did to the channel.
+#[derive(Default)]
+pub struct Changed {
+    /// The event viewers are sent (`None`: the change no longer applies).
+    pub event: Option<Arc<Event>>,
+    /// Messages that left the ring (deleted, or pushed out by a new one).
+    pub gone: Vec<Message>,
+}
+
+pub struct ChannelState {
+    pub info: Channel,
+    /// The most recent messages as they are now.
+    pub ring: VecDeque<Held>,
+    /// Recent events, oldest first, for resuming viewers.
+    log: VecDeque<Arc<Event>>,
+    /// The bytes of the log's frames.
+    pub log_bytes: usize,
+    /// A resume point older than this is no longer covered by the log.
+    log_floor: u64,
+    /// The latest `seq` handed out.
+    pub head: u64,
+}
+
+impl ChannelState {
+    /// An empty channel: its ring and log grow when used, so a channel
+    /// nobody writes in costs a few hundred bytes.
+    pub fn new(info: Channel) -> Self {
+        Self {
+            info,
+            ring: VecDeque::new(),
+            log: VecDeque::new(),
+            log_bytes: 0,
+            log_floor: 0,
+            head: 0,
+        }
+    }
+
+    /// A channel read back with its head and the messages it held: a
+    /// resume from before now gets a reset (the log starts empty).
+    pub fn restored(info: Channel, head: u64, messages: Vec<Message>) -> Self {
+        let mut room = Self::new(info);
+        room.head = head;
+        room.log_floor = head;
+        room.ring.extend(messages.into_iter().map(Held::new));
+        room
+    }
+
+    /// A channel rebuilt by replaying its retained events (from its oldest
+    /// message on): a resume from before them gets a reset.
+    pub fn replayed(
+        info: Channel,
+        head: u64,
+        events: Vec<(u64, Change)>,
+        limits: LogLimits,
+    ) -> Self {
+        let mut room = Self::new(info);
+        let first = events.first().map_or(head + 1, |(seq, _)| *seq);
+        room.log_floor = first - 1;
+        for (seq, change) in events {
+            room.apply(seq, change, limits);
+        }
+        room.head = room.head.max(head);
+        room
+    }
+
+    pub fn history(&self) -> ChannelHistory {
+        ChannelHistory {
+            channel: self.info.clone(),
+            head: self.head,
+            messages: self.ring.iter().map(|h| h.message.clone()).collect(),
+        }
+    }
+
+    /// The messages as they are now, as frames.
+    pub fn current(&self) -> Vec<Arc<Event>> {
+        self.ring.iter().map(|h| h.current.clone()).collect()
+    }
+
+    pub fn held(&self, id: u64) -> Option<&Held> {
+        self.ring.iter().find(|h| h.message.seq == id)
+    }
+
+    /// The events after `after`, or `None` when some of them are no longer
+    /// held (or `after` is from the future, e.g. another server run).
+    pub fn events_after(&self, after: u64) -> Option<Vec<Arc<Event>>> {
+        if after > self.head || after < self.log_floor {
+            return None;
+        }
+        Some(self.log.iter().filter(|e| e.seq > after).cloned().collect())
+    }
+
+    /// Applies a change as event `seq` (the next one, or the one the log
+    /// gave it).
+    pub fn apply(&mut self, seq: u64, change: Change, limits: LogLimits) -> Changed {
+        self.head = self.head.max(seq);
+        let mut changed = Changed::default();
+        let channel = self.info.name.clone();
+        let event = match change {
+            Change::Posted(mut message) => {
+                message.seq = seq;
+                let held = Held::new(message);
+                let event = held.current.clone();
+                self.ring.push_back(held);
+                while self.ring.len() > HISTORY_LEN {
+                    if let Some(gone) = self.ring.pop_front() {
+                        // Its events are of no use to anyone resuming now.
+                        self.log_floor = self.log_floor.max(gone.message.seq);
+                        changed.gone.push(gone.message);
+                    }
+                }
+                Some(event)
+            }
+            Change::Edited {
+                id,
+                body,
+                rendered: Rendered { html, mentions },
+                at,
+            } => self.held_mut(id).map(|held| {
+                held.message
+                    .apply_edit(body.clone(), html.clone(), mentions.clone(), at);
+                *held = Held::new(held.message.clone());
+                let edited = frame::Edited {
+                    channel,
+                    seq,
+                    id,
+                    body,
+                    html,
+                    mentions,
+                    edited_at: at,
+                };
+                Event::of(seq, id, &ServerFrame::Edited(edited))
+            }),
+            Change::Deleted { id } => self.delete(id).map(|gone| {
+                changed.gone.push(gone);
+                Event::of(
+                    seq,
+                    id,
+                    &ServerFrame::Deleted(frame::Deleted { channel, seq, id }),
+                )
+            }),
+            Change::Reacted {
+                id,
+                emoji,
+                user,
+                add,
+            } => self.held_mut(id).and_then(|held| {
+                if !react(&mut held.message.reactions, emoji, user, add) {
+                    return None;
+                }
+                let reactions = held.message.reactions.clone();
+                *held = Held::new(held.message.clone());
+                let frame = frame::Reactions {
+                    channel,
+                    seq,
+                    id,
+                    reactions,
+                };
+                Some(Event::of(seq, id, &ServerFrame::Reactions(frame)))
+            }),
+        };
+        if let Some(event) = &event {
+            self.log_event(event.clone(), limits);
+        }
+        changed.event = event;
+        changed
+    }
+
+    fn held_mut(&mut self, id: u64) -> Option<&mut Held> {
+        self.ring.iter_mut().find(|h| h.message.seq == id)
+    }
+
+    /// Takes message `id` out of the ring; nobody resuming is sent what was
+    /// deleted, only that it was.
+    fn delete(&mut self, id: u64) -> Option<Message> {
+        let at = self.ring.iter().position(|h| h.message.seq == id)?;
+        let gone = self.ring.remove(at)?;
+        let log_bytes = &mut self.log_bytes;
+        self.log.retain(|e| {
+            let keep = e.id != id;
+            if !keep {
+                *log_bytes -= e.frame.len();
+            }
+            keep
+        });
+        Some(gone.message)
+    }
+
+    fn log_event(&mut self, event: Arc<Event>, limits: LogLimits) {
+        self.log_bytes += event.frame.len();
+        self.log.push_back(event);
+        while self.log.len() > limits.events.max(1) || self.log_bytes > limits.bytes {
+            let Some(old) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes -= old.frame.len();
+            self.log_floor = self.log_floor.max(old.seq);
+        }
+        while self.log.front().is_some_and(|e| e.seq <= self.log_floor) {
+            if let Some(old) = self.log.pop_front() {
+                self.log_bytes -= old.frame.len();
+            }
+        }
+    }
+
+    /// The frames held in the log (for tests of its bounds).
+    pub fn log_len(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The log's frames' bytes, counted (for tests of `log_bytes`).
+    pub fn log_frame_bytes(&self) -> usize {
+        self.log.iter().map(|e| e.frame.len()).sum()
+    }
+
+    /// The attachments of the messages in the ring.
+    pub fn attachments(&self) -> impl Iterator<Item = &AttachmentId> {
+        self.ring
+            .iter()
+            .flat_map(|h| h.message.attachments.iter().map(|a| &a.id))
+    }
+}
+
+/// A typing notice for a channel's viewers: `seq` 0, never stored.
+pub fn typing_event(channel: &Channel, user: DisplayName) -> Arc<Event> {
+    let frame = ServerFrame::Typing(frame::Typing {
+        channel: channel.name.clone(),
+        user,
+    });
+    Event::of(0, 0, &frame)
+}
+
+/// Adds or removes `user`'s `emoji`; returns whether anything changed.
+/// Emojis stay in the order first used, users in the order they reacted.
+fn react(reactions: &mut Vec<Reaction>, emoji: Emoji, user: DisplayName, add: bool) -> bool {
+    let at = reactions.iter().position(|r| r.emoji == emoji);
+    match (at, add) {
+        (Some(i), true) if reactions[i].users.contains(&user) => false,
+        (Some(i), true) => {
+            reactions[i].users.push(user);
+            true
+        }
+        (None, true) => {
+            reactions.push(Reaction {
+                emoji,
+                users: vec![user],
+            });
+            true
+        }
+        (Some(i), false) => {
+            let before = reactions[i].users.len();
+            reactions[i].users.retain(|u| u != &user);
+            if reactions[i].users.is_empty() {
+                reactions.remove(i);
+                return true;
+            }
+            reactions[i].users.len() != before
+        }
+        (None, false) => false,
+    }
+}
