@@ -484,6 +484,16 @@ impl RedisServer {
             && &reply == b"+PONG\r\n"
     }
 
+    /// Stopped, forgets everything it held (its files), as a Redis whose
+    /// disk was lost or replaced comes back.
+    pub fn wipe(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        for entry in std::fs::read_dir(self.dir.path()).expect("its directory") {
+            let path = entry.expect("an entry").path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+
     /// Stops it (SIGTERM: it finishes writing its log first) and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

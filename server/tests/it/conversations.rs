@@ -1,9 +1,7 @@
 //! Private conversations against the real server: only the two
 //! participants can read or receive one, through any endpoint or frame.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::{json, Value};
 
 #[tokio::test]

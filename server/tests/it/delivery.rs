@@ -1,16 +1,20 @@
 //! Delivery under failure: cut connections resume exactly, a reader that
 //! stops reading hurts nobody else, retries are stored once.
 
-mod common;
-
-use common::{signal, spawn_server, wait_for_exit, Client, Ending, TestServer};
+use crate::common::{signal, spawn_server, wait_for_exit, Client, Ending, TestServer};
 use futures::SinkExt;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Sends `count` messages on `ws` without waiting, then collects every ack.
-async fn send_burst(ws: &mut common::Ws, channel: &str, prefix: &str, count: usize, body: &str) {
+async fn send_burst(
+    ws: &mut crate::common::Ws,
+    channel: &str,
+    prefix: &str,
+    count: usize,
+    body: &str,
+) {
     for i in 0..count {
         let frame = json!({"type": "send", "channel": channel, "client_id": format!("{prefix}{i}"), "body": format!("{body} {i}")});
         ws.stream

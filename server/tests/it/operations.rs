@@ -2,9 +2,7 @@
 //! `/healthz`, `/readyz` and the Prometheus metrics at `/metrics`, which
 //! must follow what really happened on the server.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 
 /// The value of the unlabelled sample `name` in a Prometheus exposition.
 fn sample(text: &str, name: &str) -> f64 {

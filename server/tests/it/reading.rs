@@ -2,9 +2,7 @@
 //! channel, kept in the server (and in the data dir), so every tab and
 //! every reload agrees.
 
-mod common;
-
-use common::{Client, TestServer};
+use crate::common::{Client, TestServer};
 use serde_json::{json, Value};
 
 async fn unread(client: &Client) -> Value {

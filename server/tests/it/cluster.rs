@@ -5,9 +5,7 @@
 //! a `client_id` mean the same everywhere; a new server starts from what
 //! Redis holds.
 
-mod common;
-
-use common::{Client, RedisServer, TestServer, Ws};
+use crate::common::{Client, RedisServer, TestServer, Ws};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -260,8 +258,8 @@ async fn seqs_until(ws: &mut Ws, last: u64, seen: &mut Vec<u64>) {
 async fn viewers_of_a_killed_server_resume_on_another_with_nothing_lost() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let (mut b, b_addr) = common::spawn_server(&["--redis-url", &url]);
-    let (mut c, c_addr) = common::spawn_server(&["--redis-url", &url]);
+    let (mut b, b_addr) = crate::common::spawn_server(&["--redis-url", &url]);
+    let (mut c, c_addr) = crate::common::spawn_server(&["--redis-url", &url]);
     let a = server_on(&redis).await;
     let alice = a.user("alice").await;
     assert_eq!(alice.create_channel("general").await.status(), 200);
@@ -294,8 +292,8 @@ async fn viewers_of_a_killed_server_resume_on_another_with_nothing_lost() {
 
     let mut seen = Vec::new();
     seqs_until(&mut viewer, 50, &mut seen).await;
-    common::signal(&b, "KILL");
-    common::wait_for_exit(&mut b, std::time::Duration::from_secs(10)).expect("B is gone");
+    crate::common::signal(&b, "KILL");
+    crate::common::wait_for_exit(&mut b, std::time::Duration::from_secs(10)).expect("B is gone");
     // Take whatever B managed to write before it died.
     while let Ok(Some(Ok(message))) = tokio::time::timeout(
         std::time::Duration::from_millis(200),
@@ -328,7 +326,7 @@ async fn viewers_of_a_killed_server_resume_on_another_with_nothing_lost() {
         seen, expected,
         "every message once, in order, across the failover"
     );
-    common::signal(&c, "KILL");
+    crate::common::signal(&c, "KILL");
     let _ = c.wait();
     a.stop().await;
 }
@@ -423,7 +421,7 @@ async fn wait_for_message(ws: &mut Ws) -> Value {
 #[tokio::test]
 async fn a_server_cut_off_from_redis_catches_up_from_the_log_without_skipping() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
+    let proxy = crate::common::Proxy::start(redis.port).await;
     let a = server_on(&redis).await;
     let url = proxy.url();
     let b = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
@@ -454,8 +452,8 @@ async fn a_server_cut_off_from_redis_catches_up_from_the_log_without_skipping() 
 }
 
 /// A server whose link to `redis` goes through a proxy the test controls.
-async fn behind_proxy(redis: &RedisServer) -> (common::Proxy, TestServer) {
-    let proxy = common::Proxy::start(redis.port).await;
+async fn behind_proxy(redis: &RedisServer) -> (crate::common::Proxy, TestServer) {
+    let proxy = crate::common::Proxy::start(redis.port).await;
     let url = proxy.url();
     let server = TestServer::start_with(move |config| config.redis_url = Some(url)).await;
     (proxy, server)
@@ -614,7 +612,7 @@ async fn a_cookie_from_another_server_survives_this_one_being_cut_off() {
     proxy.cut();
     let carol_on_b = b.user("carol").await;
     let cookie = carol_on_b.cookie.clone().expect("B set a cookie");
-    let mut carol = common::Client::with_cookie(a.addr, &cookie);
+    let mut carol = crate::common::Client::with_cookie(a.addr, &cookie);
     assert_unavailable(
         &carol.register("carol").await,
         false,
@@ -630,7 +628,7 @@ async fn a_cookie_from_another_server_survives_this_one_being_cut_off() {
 #[tokio::test]
 async fn a_server_whose_place_in_the_log_was_trimmed_reloads_and_resets_its_viewers() {
     let redis = RedisServer::start();
-    let proxy = common::Proxy::start(redis.port).await;
+    let proxy = crate::common::Proxy::start(redis.port).await;
     // A tiny log: Redis trims it (in whole blocks of ~100 entries).
     let url = redis.url();
     let a = TestServer::start_with(move |config| {
@@ -807,7 +805,7 @@ async fn the_users_of_a_killed_server_go_offline_everywhere() {
     let redis = RedisServer::start();
     let url = redis.url();
     let (mut doomed, doomed_addr) =
-        common::spawn_server(&["--redis-url", &url, "--presence-timeout-secs", "2"]);
+        crate::common::spawn_server(&["--redis-url", &url, "--presence-timeout-secs", "2"]);
     let url = redis.url();
     let b = TestServer::start_with(move |config| {
         config.redis_url = Some(url);
@@ -822,7 +820,7 @@ async fn the_users_of_a_killed_server_go_offline_everywhere() {
     assert_eq!(watcher.presence_of("alice").await, "online");
 
     // Killed: it cannot say goodbye; its silence does.
-    common::signal(&doomed, "KILL");
+    crate::common::signal(&doomed, "KILL");
     let _ = doomed.wait();
     assert_eq!(watcher.presence_of("alice").await, "offline");
     b.stop().await;
@@ -902,4 +900,36 @@ async fn a_session_used_while_it_is_signed_out_stays_signed_out() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// A Redis that comes back without Flack's data (a new dataset id): the
+/// server's seqs and sessions mean nothing there, so it stops as after
+/// SIGTERM (sockets closed with 1001, "going away") but exits 70, for a
+/// supervisor to restart it on the new data.
+#[tokio::test]
+async fn a_server_whose_redis_lost_its_data_shuts_down_and_exits_70() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let (mut child, addr) = crate::common::spawn_server(&["--redis-url", &url]);
+    let mut alice = Client::new(addr);
+    assert_eq!(alice.register("alice").await.status(), 200);
+    let mut ws = alice.connect().await;
+
+    redis.stop();
+    redis.wipe();
+    redis.restart();
+
+    let close = loop {
+        match ws.next_message().await {
+            tokio_tungstenite::tungstenite::Message::Close(frame) => break frame,
+            _ => continue,
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1001));
+    let exit = tokio::task::spawn_blocking(move || {
+        crate::common::wait_for_exit(&mut child, std::time::Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    assert_eq!(exit.map(|s| s.code()), Some(Some(70)), "exits 70");
 }

@@ -2,9 +2,7 @@
 //! every spelling of their name: a third user and someone without a
 //! session get nothing, learn nothing and change nothing.
 
-mod common;
-
-use common::{Client, RedisServer, TestServer, Ws};
+use crate::common::{Client, RedisServer, TestServer, Ws};
 use serde_json::{json, Value};
 
 /// Every way of writing `name` (a conversation's `dm:<id>:<id>`) that

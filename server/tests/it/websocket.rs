@@ -1,8 +1,6 @@
 //! The WebSocket half of the wire contract, against the real server.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -230,7 +228,7 @@ async fn an_oversized_frame_closes_that_connection_only() {
     );
     let _ = big.stream.send(Message::text(huge)).await;
     loop {
-        match tokio::time::timeout(common::FRAME_WAIT, big.stream.next())
+        match tokio::time::timeout(crate::common::FRAME_WAIT, big.stream.next())
             .await
             .expect("closed in time")
         {

@@ -2,9 +2,7 @@
 //! server: live for every viewer, authorized in the server, replayed on
 //! resume, and durable with a data dir.
 
-mod common;
-
-use common::{TestServer, Ws};
+use crate::common::{TestServer, Ws};
 use serde_json::{json, Value};
 
 /// Sends a message and returns its `seq` from the ack.

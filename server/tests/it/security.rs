@@ -2,9 +2,7 @@
 //! input gets its documented refusal, the server keeps serving others, no
 //! state changes, and nothing accepted earlier is lost.
 
-mod common;
-
-use common::{Client, Ending, TestServer};
+use crate::common::{Client, Ending, TestServer};
 use futures::SinkExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -277,7 +275,11 @@ async fn a_flooding_connection_is_throttled_then_closed_and_others_barely_notice
     b.join("general", None).await;
 
     // A normal exchange, timed, before and during the flood.
-    async fn round_trip(a: &mut common::Ws, b: &mut common::Ws, id: &str) -> Duration {
+    async fn round_trip(
+        a: &mut crate::common::Ws,
+        b: &mut crate::common::Ws,
+        id: &str,
+    ) -> Duration {
         let start = Instant::now();
         a.send_message("general", id, id).await;
         loop {
@@ -623,7 +625,7 @@ async fn per_address_limits_count_clients_behind_a_trusted_proxy_only() {
 async fn read_until_closed(tcp: &mut tokio::net::TcpStream) -> Option<String> {
     use tokio::io::AsyncReadExt;
     let mut got = Vec::new();
-    let read = tokio::time::timeout(common::FRAME_WAIT, tcp.read_to_end(&mut got)).await;
+    let read = tokio::time::timeout(crate::common::FRAME_WAIT, tcp.read_to_end(&mut got)).await;
     match read {
         Ok(_) => Some(String::from_utf8_lossy(&got).into_owned()),
         Err(_) => None,

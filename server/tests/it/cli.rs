@@ -1,9 +1,7 @@
 //! The server binary as an operator meets it: its command line, its exit
 //! codes, and graceful shutdown on SIGTERM.
 
-mod common;
-
-use common::{signal, spawn_server, wait_for_exit, Client};
+use crate::common::{signal, spawn_server, wait_for_exit, Client};
 use std::process::Command;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;

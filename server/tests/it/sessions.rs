@@ -2,9 +2,7 @@
 //! everywhere) ends the session and closes its sockets at once; an unused
 //! session ends by itself; a secure cookie is `__Host-` bound.
 
-mod common;
-
-use common::{Client, TestServer};
+use crate::common::{Client, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! Attachments against the real server: upload, attach, serve, refuse, and
 //! delete with their message; in memory and on disk.
 
-mod common;
-
-use common::{eventually, Client, TestServer, Ws};
+use crate::common::{eventually, Client, TestServer, Ws};
 use serde_json::{json, Value};
 
 /// A PNG signature and a little more: enough for sniffing.

@@ -1,8 +1,6 @@
 //! The HTTP half of the wire contract, against the real server.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 #[tokio::test]

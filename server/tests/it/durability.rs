@@ -1,9 +1,7 @@
 //! `--data-dir`: what an ack promises survives `kill -9` and SIGTERM,
 //! seqs continue without reuse, sessions and idempotency survive restarts.
 
-mod common;
-
-use common::{signal, spawn_server, wait_for_exit, Client};
+use crate::common::{signal, spawn_server, wait_for_exit, Client};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
