@@ -5,36 +5,29 @@
 //! and watches the `CancellationToken`, so shutdown reaches all of them and
 //! waits (up to the grace period) until they are gone.
 
-use crate::attachments;
-use crate::backend::HubBackend;
 use crate::blobs::FileLimits;
 use crate::config::Config;
 use crate::hub::{Hub, HubLimits};
-use crate::identity::session_from_headers;
-use crate::limits::{ConnectionRefused, Limits};
-use crate::listener::{self, HttpLimits};
 use crate::log::{self, Storage};
-use crate::metrics::{self, Metrics, Probes};
-use crate::policy::{self, Policy};
-use crate::session::{self, SessionSettings};
+use crate::web::attachments::FilesState;
+use crate::web::backend::HubBackend;
+use crate::web::limits::Limits;
+use crate::web::listener::{self, HttpLimits};
+use crate::web::metrics::{Metrics, Probes};
+use crate::web::policy::{self, Policy};
+use crate::web::router::{self, AppState, Edge};
+use crate::web::session::SessionSettings;
+use crate::web::ws::WsState;
 use app::api::ChatBackend;
-use app::{shell, App};
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -64,28 +57,6 @@ fn redacted(url: &str) -> String {
         },
         None => url.to_owned(),
     }
-}
-
-/// Router state: Leptos options (for pages and files) plus the chat.
-#[derive(Clone, axum::extract::FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub ws: WsState,
-}
-
-#[derive(Clone)]
-pub struct WsState {
-    hub: Hub,
-    settings: SessionSettings,
-    max_frame_bytes: usize,
-    read_buffer: usize,
-    write_buffer: usize,
-    limits: Arc<Limits>,
-    metrics: Arc<Metrics>,
-    allowed_origins: Arc<Vec<String>>,
-    clients: Arc<policy::ClientAddress>,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
 }
 
 pub struct Application {
@@ -124,126 +95,45 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
-
         let metrics = Arc::new(Metrics::default());
         let failed = CancellationToken::new();
         let hub = open_hub(&config, &metrics, failed.clone()).await?;
         let limits = Arc::new(Limits::from_config(&config));
-        let backend: Arc<dyn ChatBackend> = Arc::new(HubBackend {
-            hub: hub.clone(),
-            limits: limits.clone(),
-            secure_cookies: config.secure_cookies,
-        });
-        let clients = Arc::new(policy::ClientAddress {
-            trusted: config.trusted_proxies.clone(),
-        });
-        let policy = Policy {
-            allowed_origins: Arc::new(config.allowed_origins.clone()),
-            limits: limits.clone(),
-            max_body_bytes: config.max_body_bytes,
-            body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
-            clients: clients.clone(),
-        };
-        let hub_handle = hub.clone();
-        let files_state = attachments::FilesState {
-            hub: hub.clone(),
-            limits: limits.clone(),
-            upload_timeout: std::time::Duration::from_secs(config.upload_timeout_secs.max(1)),
-            uploading: Default::default(),
-        };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let probes = Probes {
-            metrics: metrics.clone(),
-            hub: hub.clone(),
-            shutdown: shutdown.clone(),
+        let background = Background {
+            hub: &hub,
+            shutdown: &shutdown,
+            tracker: &tracker,
         };
-        let state = AppState {
-            leptos_options: leptos_options.clone(),
-            ws: WsState {
-                hub,
-                settings: SessionSettings {
-                    ping_interval: config.ping_interval(),
-                    idle_timeout: config.idle_timeout(),
-                    write_timeout: config.write_timeout(),
-                },
-                max_frame_bytes: config.max_frame_bytes,
-                read_buffer: config.ws_read_buffer,
-                write_buffer: config.ws_write_buffer,
-                limits: limits.clone(),
-                metrics,
-                allowed_origins: policy.allowed_origins.clone(),
-                clients,
-                shutdown: shutdown.clone(),
-                tracker: tracker.clone(),
-            },
-        };
-
-        let body_timeout = std::time::Duration::from_secs(config.body_timeout_secs.max(1));
-        let routes = generate_route_list(App);
-        // `cargo leptos watch` sets LEPTOS_WATCH; its live-reload socket
-        // must get past the page's CSP.
-        let reload_port = std::env::var_os("LEPTOS_WATCH").map(|_| leptos_options.reload_port);
-        let router = Router::new()
-            .route("/ws", get(websocket))
-            .leptos_routes_with_context(
-                &state,
-                routes,
-                move || {
-                    provide_context(backend.clone());
-                    set_page_csp(reload_port);
-                },
-                {
-                    let options = leptos_options.clone();
-                    move || shell(options.clone())
-                },
-            )
-            .layer(axum::middleware::map_response(
-                policy::status_from_error_code,
-            ))
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-            .with_state(state)
-            .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
-            // After the body limit: uploads have their own (`--max-attachment-bytes`).
-            .route(
-                "/api/upload",
-                post(attachments::upload).with_state(files_state.clone()),
-            )
-            .route(
-                "/files/{id}/{name}",
-                get(attachments::download).with_state(files_state),
-            )
-            .route("/healthz", get(metrics::healthz))
-            .route("/readyz", get(metrics::readyz).with_state(probes.clone()))
-            .route("/metrics", get(metrics::metrics).with_state(probes))
-            .layer(axum::middleware::from_fn_with_state(
-                policy,
-                policy::guard_api,
-            ))
-            // Around everything that reads a body: one that stalls frees
-            // its connection (an upload also has a deadline for the whole
-            // body, `--upload-timeout-secs`).
-            .layer(RequestBodyTimeoutLayer::new(body_timeout))
-            .layer(axum::middleware::from_fn(policy::security_headers))
-            // Brotli or gzip when the client accepts it: the WASM is
-            // 1.3 MB raw and about 0.45 MB compressed.
-            .layer(CompressionLayer::new());
-        spawn_limit_housekeeping(limits, shutdown.clone(), &tracker);
-        spawn_session_sweeper(
-            hub_handle.clone(),
-            std::time::Duration::from_secs(config.session_idle_secs),
-            shutdown.clone(),
-            &tracker,
-        );
+        spawn_limit_housekeeping(limits.clone(), &background);
+        spawn_session_sweeper(Duration::from_secs(config.session_idle_secs), &background);
         spawn_presence_flusher(
-            hub_handle.clone(),
-            std::time::Duration::from_millis(config.presence_interval_ms),
-            shutdown.clone(),
-            &tracker,
+            Duration::from_millis(config.presence_interval_ms),
+            &background,
         );
-
+        let ws = WsState {
+            hub: hub.clone(),
+            settings: SessionSettings {
+                ping_interval: config.ping_interval(),
+                idle_timeout: config.idle_timeout(),
+                write_timeout: config.write_timeout(),
+            },
+            max_frame_bytes: config.max_frame_bytes,
+            read_buffer: config.ws_read_buffer,
+            write_buffer: config.ws_write_buffer,
+            limits,
+            metrics,
+            allowed_origins: Arc::new(config.allowed_origins.clone()),
+            clients: Arc::new(policy::ClientAddress {
+                trusted: config.trusted_proxies.clone(),
+            }),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        };
+        let router = router::router(edge(&config, leptos_options, ws));
         Ok(Self {
-            hub: hub_handle,
+            hub,
             failed,
             listener,
             router,
@@ -254,7 +144,7 @@ impl Application {
                 max_connections: config.max_http_connections,
                 per_address: config.max_http_connections_per_ip,
                 trusted: config.trusted_proxies.clone(),
-                header_timeout: std::time::Duration::from_secs(config.header_timeout_secs),
+                header_timeout: Duration::from_secs(config.header_timeout_secs),
                 grace: config.shutdown_grace(),
             },
         })
@@ -306,6 +196,51 @@ impl Application {
 
 /// The hub, started from the log `config` chooses: Redis, a data dir, or
 /// memory.
+/// What the routes serve from, around the `/ws` state.
+fn edge(config: &Config, leptos_options: LeptosOptions, ws: WsState) -> Edge {
+    let body_timeout = Duration::from_secs(config.body_timeout_secs.max(1));
+    let backend: Arc<dyn ChatBackend> = Arc::new(HubBackend {
+        hub: ws.hub.clone(),
+        limits: ws.limits.clone(),
+        secure_cookies: config.secure_cookies,
+    });
+    let policy = Policy {
+        allowed_origins: ws.allowed_origins.clone(),
+        limits: ws.limits.clone(),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout,
+        clients: ws.clients.clone(),
+    };
+    let files = FilesState {
+        hub: ws.hub.clone(),
+        limits: ws.limits.clone(),
+        upload_timeout: Duration::from_secs(config.upload_timeout_secs.max(1)),
+        uploading: Default::default(),
+    };
+    let probes = Probes {
+        metrics: ws.metrics.clone(),
+        hub: ws.hub.clone(),
+        shutdown: ws.shutdown.clone(),
+    };
+    Edge {
+        state: AppState { leptos_options, ws },
+        backend,
+        policy,
+        files,
+        probes,
+        max_body_bytes: config.max_body_bytes,
+        body_timeout,
+    }
+}
+
+/// What the background tasks share: the hub, and the shutdown they stop at
+/// (and are tracked for).
+struct Background<'a> {
+    hub: &'a Hub,
+    shutdown: &'a CancellationToken,
+    tracker: &'a TaskTracker,
+}
+
 async fn open_hub(
     config: &Config,
     metrics: &Metrics,
@@ -362,27 +297,11 @@ async fn open_hub(
 
 /// Sets the page's Content-Security-Policy with this request's nonce
 /// (rendering a page provides one; server-function calls do not).
-fn set_page_csp(reload_port: Option<u32>) {
-    if let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        if let Ok(value) =
-            http::HeaderValue::from_str(&policy::page_csp(&nonce.to_string(), reload_port))
-        {
-            response.insert_header(header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
-}
-
 /// Keyed rate limiters remember every user and address they saw; forget the
 /// ones that have fully recovered, once a minute, until shutdown.
-fn spawn_limit_housekeeping(
-    limits: Arc<Limits>,
-    shutdown: CancellationToken,
-    tracker: &TaskTracker,
-) {
-    tracker.spawn(async move {
+fn spawn_limit_housekeeping(limits: Arc<Limits>, background: &Background<'_>) {
+    let shutdown = background.shutdown.clone();
+    background.tracker.spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tokio::select! {
@@ -396,20 +315,16 @@ fn spawn_limit_housekeeping(
 /// Ends sessions idle past `--session-idle-secs` (and the connections
 /// opened with them), a few times per idle period and at least hourly,
 /// until shutdown (none to run when sessions never go idle).
-fn spawn_session_sweeper(
-    hub: Hub,
-    idle: std::time::Duration,
-    shutdown: CancellationToken,
-    tracker: &TaskTracker,
-) {
+fn spawn_session_sweeper(idle: Duration, background: &Background<'_>) {
     if idle.is_zero() {
         return;
     }
+    let (hub, shutdown) = (background.hub.clone(), background.shutdown.clone());
     let every = (idle / 4).clamp(
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(3600),
     );
-    tracker.spawn(async move {
+    background.tracker.spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
             tokio::select! {
@@ -427,16 +342,12 @@ fn spawn_session_sweeper(
 
 /// Announces the presence changes that waited for their interval, every
 /// interval, until shutdown (none to run with no interval).
-fn spawn_presence_flusher(
-    hub: Hub,
-    interval: std::time::Duration,
-    shutdown: CancellationToken,
-    tracker: &TaskTracker,
-) {
+fn spawn_presence_flusher(interval: Duration, background: &Background<'_>) {
     if interval.is_zero() {
         return;
     }
-    tracker.spawn(async move {
+    let (hub, shutdown) = (background.hub.clone(), background.shutdown.clone());
+    background.tracker.spawn(async move {
         let mut every = tokio::time::interval(interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -446,70 +357,6 @@ fn spawn_presence_flusher(
             }
         }
     });
-}
-
-async fn websocket(
-    State(state): State<WsState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    if !policy::same_origin(&headers, &state.allowed_origins) {
-        return (
-            StatusCode::FORBIDDEN,
-            "cross-site WebSocket requests are not allowed",
-        )
-            .into_response();
-    }
-    let hash = session_from_headers(&headers);
-    let user = match &hash {
-        Some(hash) => state.hub.user_by_session_synced(hash).await,
-        None => None,
-    };
-    let (Some(user), Some(hash)) = (user, hash) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "sign in first: POST /api/register",
-        )
-            .into_response();
-    };
-    let permit = match state
-        .limits
-        .try_connect(state.clients.of(peer.ip(), &headers))
-    {
-        Ok(permit) => permit,
-        Err(refused @ ConnectionRefused::ServerFull(_)) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()
-        }
-        Err(refused @ ConnectionRefused::AddressFull(_)) => {
-            return (StatusCode::TOO_MANY_REQUESTS, refused.to_string()).into_response()
-        }
-    };
-    let WsState {
-        hub,
-        settings,
-        max_frame_bytes,
-        read_buffer,
-        write_buffer,
-        limits,
-        metrics,
-        shutdown,
-        tracker,
-        ..
-    } = state;
-    upgrade
-        .max_message_size(max_frame_bytes)
-        .max_frame_size(max_frame_bytes)
-        .read_buffer_size(read_buffer)
-        // The session flushes at the end of each batch, so this only
-        // decides how much of a batch is gathered into one write.
-        .write_buffer_size(write_buffer)
-        .on_upgrade(move |socket| {
-            tracker.track_future(async move {
-                session::run(socket, hub, user, hash, settings, limits, metrics, shutdown).await;
-                drop(permit);
-            })
-        })
 }
 
 #[cfg(test)]

@@ -29,4 +29,4 @@ pub use channel::Event;
 pub use entry::{Change, Entry, SendRecord};
 pub use error::{FileError, HubError};
 pub use sessions::TokenHash;
-pub use state::{Applied, Effect, Outcome, Snapshot, State, StateLimits};
+pub use state::{Applied, Effect, Keep, Outcome, Snapshot, State, StateLimits};

@@ -60,6 +60,15 @@ pub enum Effect {
     FilesGone(Vec<AttachmentId>),
 }
 
+/// Whether `apply` hands back the entry as applied: a log that keeps the
+/// state (SQLite's tables) needs it; the others would pay for a copy of
+/// every message for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Accepted,
+    OutcomeOnly,
+}
+
 /// The result of `apply`.
 #[derive(Debug)]
 pub struct Applied {
@@ -438,7 +447,7 @@ impl State {
 impl State {
     /// Applies one committed entry (see the module's invariants). `now` is
     /// only for sessions from before they were timed.
-    pub fn apply(&mut self, entry: Entry, now: Timestamp) -> Applied {
+    pub fn apply(&mut self, entry: Entry, now: Timestamp, keep: Keep) -> Applied {
         match entry {
             Entry::User {
                 id,
@@ -486,7 +495,7 @@ impl State {
                 seq,
                 change,
                 send,
-            } => self.apply_event(key, seq, change, send),
+            } => self.apply_event(key, seq, change, send, keep),
         }
     }
 
@@ -606,6 +615,7 @@ impl State {
         seq: u64,
         change: Change,
         send: Option<SendRecord>,
+        keep: Keep,
     ) -> Applied {
         let log = self.log_limits();
         let Some(room) = self.channels.get_mut(&key) else {
@@ -631,13 +641,14 @@ impl State {
             }
         }
         let seq = if seq > 0 { seq } else { room.head + 1 };
-        let changed = room.apply(seq, change.clone(), log);
-        let mut effects = Vec::new();
         if let Change::Posted(message) = &change {
             for file in &message.attachments {
                 self.file_channels.insert(file.id.clone(), key.clone());
             }
         }
+        let kept = (keep == Keep::Accepted).then(|| change.clone());
+        let changed = room.apply(seq, change, log);
+        let mut effects = Vec::new();
         let gone: Vec<AttachmentId> = (changed.gone.iter())
             .flat_map(|m| m.attachments.iter().map(|a| a.id.clone()))
             .collect();
@@ -646,12 +657,6 @@ impl State {
         }
         if !gone.is_empty() {
             effects.push(Effect::FilesGone(gone));
-        }
-        if let Some(event) = changed.event {
-            effects.push(Effect::Event {
-                key: key.clone(),
-                event,
-            });
         }
         let send = sender.map(|(mut send, client_id)| {
             if let Some(user) = self.users.get_mut(&send.user) {
@@ -663,21 +668,24 @@ impl State {
             }
             send
         });
-        let change = match change {
-            Change::Posted(mut message) => {
-                message.seq = seq;
-                Change::Posted(message)
-            }
-            other => other,
-        };
+        let accepted = kept.map(|change| Entry::Event {
+            key: key.clone(),
+            seq,
+            change: match change {
+                Change::Posted(mut message) => {
+                    message.seq = seq;
+                    Change::Posted(message)
+                }
+                other => other,
+            },
+            send,
+        });
+        if let Some(event) = changed.event {
+            effects.push(Effect::Event { key, event });
+        }
         Applied {
             outcome: Ok(Outcome::Stored { seq }),
-            accepted: Some(Entry::Event {
-                key,
-                seq,
-                change,
-                send,
-            }),
+            accepted,
             effects,
         }
     }

@@ -6,7 +6,7 @@
 use super::{now, Core, Delivery, Inner};
 use crate::chat::channel::Event;
 use crate::chat::presence::{self, Counts, Heard};
-use crate::chat::{Applied, Effect, Entry, Snapshot, State, TokenHash};
+use crate::chat::{Applied, Effect, Entry, Keep, Snapshot, State, TokenHash};
 use crate::log::{Committed, Notice, Sink};
 use app::model::{AttachmentId, DisplayName, PresenceStatus};
 use app::protocol::{frame, ServerFrame};
@@ -16,7 +16,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 impl Sink for Core {
-    fn apply(&self, entries: Vec<Entry>) -> Vec<Committed> {
+    fn apply(&self, entries: Vec<Entry>, keep: Keep) -> Vec<Committed> {
         let at = now();
         let mut gone = Vec::new();
         let committed = {
@@ -27,7 +27,7 @@ impl Sink for Core {
                         outcome,
                         accepted,
                         effects,
-                    } = inner.state.apply(entry, at);
+                    } = inner.state.apply(entry, at, keep);
                     for effect in effects {
                         self.effect(&mut inner, effect, &mut gone);
                     }

@@ -36,7 +36,7 @@ pub use online::Online;
 use crate::blobs::{Blobs, FileLimits};
 use crate::chat::channel::LogLimits;
 use crate::chat::presence::Presence;
-use crate::chat::{Entry, HubError, Outcome, State, StateLimits, TokenHash};
+use crate::chat::{Entry, HubError, Keep, Outcome, State, StateLimits, TokenHash};
 use crate::log::{self, Log, Opened, Proposed, Settled, Ticket};
 use app::model::{ChannelName, Timestamp};
 use axum::extract::ws::Utf8Bytes;
@@ -178,7 +178,7 @@ impl Hub {
         let at = now();
         let mut state = State::from_snapshot(snapshot, limits.state(), at);
         let replayed: Vec<Entry> = (replay.into_iter())
-            .filter_map(|entry| state.apply(entry, at).accepted)
+            .filter_map(|entry| state.apply(entry, at, Keep::Accepted).accepted)
             .collect();
         blobs.restore(state.attached_files());
         let (lobby, _) = broadcast::channel(limits.live_queue.max(1));

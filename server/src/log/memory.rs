@@ -6,7 +6,7 @@
 
 use super::{Log, Opened, Proposed, Sink, Start};
 use crate::blobs::{local::LocalBlobs, FileLimits};
-use crate::chat::{Entry, HubError, Snapshot};
+use crate::chat::{Entry, HubError, Keep, Snapshot};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ impl Start for Starter {
 
 impl Log for Memory {
     fn propose(&self, entry: Entry) -> Result<Proposed, HubError> {
-        let mut committed = self.sink.apply(vec![entry]);
+        let mut committed = self.sink.apply(vec![entry], Keep::OutcomeOnly);
         let outcome = committed.pop().map_or(Err(HubError::Busy), |c| c.outcome);
         Ok(Proposed::Now(outcome))
     }

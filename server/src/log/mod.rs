@@ -23,7 +23,7 @@ pub mod sqlite;
 
 use crate::blobs::{Blobs, FileLimits};
 use crate::chat::presence::Counts;
-use crate::chat::{Entry, HubError, Outcome, Snapshot};
+use crate::chat::{Entry, HubError, Keep, Outcome, Snapshot};
 use app::model::DisplayName;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -69,8 +69,9 @@ pub enum Notice {
 
 /// Where a log hands what it committed: the hub.
 pub trait Sink: Send + Sync + 'static {
-    /// Applies committed entries, in order.
-    fn apply(&self, entries: Vec<Entry>) -> Vec<Committed>;
+    /// Applies committed entries, in order; `keep` says whether the log
+    /// wants each entry back as applied (`Committed::accepted`).
+    fn apply(&self, entries: Vec<Entry>, keep: Keep) -> Vec<Committed>;
     /// Replaces everything with `snapshot` (a replica that found a gap).
     fn reload(&self, snapshot: Snapshot);
     /// Another server's notice.

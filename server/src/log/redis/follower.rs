@@ -5,7 +5,7 @@
 
 use super::snapshot::{self, Fetch};
 use super::{Link, Noted, CONNECT_TIMEOUT, PREFIX, RESPONSE_TIMEOUT};
-use crate::chat::Entry;
+use crate::chat::{Entry, Keep};
 use crate::log::settlements::Settlements;
 use crate::log::Sink;
 use redis::aio::MultiplexedConnection;
@@ -177,7 +177,8 @@ impl Follower {
                 Ok(Logged::Notice(noted)) if noted.node != self.node => {
                     // In log order: the changes before it first.
                     if !batch.is_empty() {
-                        self.sink.apply(std::mem::take(&mut batch));
+                        self.sink
+                            .apply(std::mem::take(&mut batch), Keep::OutcomeOnly);
                     }
                     self.sink.notice(noted.node, noted.notice);
                 }
@@ -192,7 +193,7 @@ impl Follower {
             self.last += 1;
         }
         if !batch.is_empty() {
-            self.sink.apply(batch);
+            self.sink.apply(batch, Keep::OutcomeOnly);
         }
         gap
     }

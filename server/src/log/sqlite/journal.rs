@@ -14,7 +14,7 @@
 //!   good commit.
 
 use super::tables;
-use crate::chat::Entry;
+use crate::chat::{Entry, Keep};
 use crate::log::settlements::Settlements;
 use crate::log::Sink;
 use rusqlite::{params, Connection};
@@ -146,7 +146,7 @@ impl Journal {
     /// what it accepted for the tables.
     fn apply(&mut self, batch: Vec<(u64, Entry)>) {
         let (tickets, entries): (Vec<u64>, Vec<Entry>) = batch.into_iter().unzip();
-        let committed = self.sink.apply(entries);
+        let committed = self.sink.apply(entries, Keep::Accepted);
         for (ticket, done) in tickets.into_iter().zip(committed) {
             self.unwritten.extend(done.accepted);
             self.settlements.decided(ticket, None, done.outcome);

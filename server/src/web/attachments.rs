@@ -18,9 +18,9 @@
 use crate::blobs::{Content, FileLimits};
 use crate::chat::{FileError, HubError};
 use crate::hub::Hub;
-use crate::identity::session_from_headers;
-use crate::limits::{retry_after_ms, Limits};
-use crate::policy::{body_stalled, refusal};
+use crate::web::identity::session_from_headers;
+use crate::web::limits::{retry_after_ms, Limits};
+use crate::web::policy::{body_stalled, refusal};
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{AttachmentId, UserId, UserInfo};
 use axum::body::Body;

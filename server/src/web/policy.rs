@@ -10,7 +10,7 @@
 //! such headers come from programs, not browsers, and cannot ride on a
 //! user's cookie.
 
-use crate::limits::{retry_after_ms, Limits};
+use crate::web::limits::{retry_after_ms, Limits};
 use app::error::{ApiError, ApiErrorCode};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

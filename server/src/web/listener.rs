@@ -114,7 +114,7 @@ pub async fn serve(
         let address_slot = if trusted {
             None
         } else {
-            let address = crate::policy::bucket(peer.ip());
+            let address = crate::web::policy::bucket(peer.ip());
             match per_address.take(address, limits.per_address.max(1)) {
                 Some(taken) => Some(taken),
                 None => {

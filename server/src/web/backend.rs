@@ -4,8 +4,8 @@
 
 use crate::chat::HubError;
 use crate::hub::Hub;
-use crate::identity::{cookie, removal_cookies, session_from_headers, upgraded_cookies};
-use crate::limits::{retry_after_ms, Limits};
+use crate::web::identity::{cookie, removal_cookies, session_from_headers, upgraded_cookies};
+use crate::web::limits::{retry_after_ms, Limits};
 use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{
