@@ -4,8 +4,11 @@
 //! - `protocol`: the WebSocket frames, `ClientFrame` / `ServerFrame`;
 //! - `error`: `ApiError`, what server functions answer when they refuse;
 //! - `api`: the server functions and the `ChatBackend` trait the server implements;
-//! - `state`: `Chat`, the browser's reactive view of the chat;
-//! - `client`: browser services (the socket, localStorage);
+//! - `state`: `Chat`, the browser's reactive view of the chat, and the
+//!   interpreter of the socket's frames;
+//! - `browser`: what the browser offers (localStorage, notifications,
+//!   uploads, the outbound frame queue), knowing nothing of `state`;
+//! - `client`: the tab's WebSocket, which feeds `state`;
 //! - `components`, `pages`: the UI, one component per file.
 //!
 //! Invariant: this crate holds no server state and never depends on the
@@ -15,6 +18,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod browser;
 pub mod client;
 pub mod components;
 pub mod error;

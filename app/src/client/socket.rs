@@ -9,55 +9,7 @@
 //! issued while disconnected are dropped and re-derived from `Chat` on
 //! connect.
 
-use crate::model::ChannelName;
-use crate::state::{Chat, Outgoing};
-
-/// Sends `join` for `channel` after `after` (no-op on the server).
-pub fn join(channel: ChannelName, after: Option<u64>) {
-    #[cfg(feature = "browser")]
-    imp::command(crate::protocol::ClientFrame::Join { channel, after });
-    #[cfg(not(feature = "browser"))]
-    let _ = (channel, after);
-}
-
-/// Sends a queued message (no-op on the server).
-pub fn send(outgoing: Outgoing) {
-    #[cfg(feature = "browser")]
-    imp::command(crate::protocol::ClientFrame::Send {
-        channel: outgoing.channel,
-        client_id: outgoing.client_id,
-        body: outgoing.body,
-        attachments: outgoing.attachments.into_iter().map(|a| a.id).collect(),
-    });
-    #[cfg(not(feature = "browser"))]
-    let _ = outgoing;
-}
-
-/// Sends an edit, deletion or reaction (no-op on the server). Dropped when
-/// disconnected: `Chat::change` checks the connection first.
-pub fn change(frame: crate::protocol::ClientFrame) {
-    #[cfg(feature = "browser")]
-    imp::command(frame);
-    #[cfg(not(feature = "browser"))]
-    let _ = frame;
-}
-
-/// Tells the server this user is typing in `channel` (no-op on the server;
-/// dropped when disconnected: typing is a hint, not a message).
-pub fn typing(channel: ChannelName) {
-    #[cfg(feature = "browser")]
-    imp::command(crate::protocol::ClientFrame::Typing { channel });
-    #[cfg(not(feature = "browser"))]
-    let _ = channel;
-}
-
-/// Moves this user's read position in `channel` (no-op on the server).
-pub fn read(channel: ChannelName, seq: u64) {
-    #[cfg(feature = "browser")]
-    imp::command(crate::protocol::ClientFrame::Read { channel, seq });
-    #[cfg(not(feature = "browser"))]
-    let _ = (channel, seq);
-}
+use crate::state::Chat;
 
 /// Starts the connection loop once per tab (no-op on the server).
 pub fn start(chat: Chat) {
@@ -70,19 +22,14 @@ pub fn start(chat: Chat) {
 #[cfg(feature = "browser")]
 mod imp {
     use super::*;
-    use crate::model::ClientId;
-    use crate::protocol::{frame, ClientFrame, ErrorCode, ServerFrame};
+    use crate::protocol::{frame, ClientFrame, ServerFrame};
     use crate::state::ConnectionStatus;
     use futures::channel::mpsc;
     use futures::{FutureExt, SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, WebSocketError};
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
-    use std::cell::RefCell;
 
-    /// Commands waiting for the socket task; small, since the UI issues them
-    /// at human speed and state is re-derived on reconnect anyway.
-    const COMMAND_QUEUE: usize = 256;
     /// How often the client pings the server.
     const HEARTBEAT_MS: f64 = 15_000.0;
     /// How often the link's health (and the browser's online state) is checked.
@@ -95,29 +42,13 @@ mod imp {
     const UNREAD_EVERY_MS: f64 = 5_000.0;
     const BACKOFF_MAX_MS: f64 = 15_000.0;
 
-    thread_local! {
-        static COMMANDS: RefCell<Option<mpsc::Sender<ClientFrame>>> = const { RefCell::new(None) };
-    }
-
-    pub fn command(frame: ClientFrame) {
-        COMMANDS.with(|commands| {
-            if let Some(tx) = commands.borrow_mut().as_mut() {
-                // Full or closed: the frame is re-derived from `Chat` on reconnect.
-                let _ = tx.try_send(frame);
-            }
-        });
-    }
-
     pub fn start(chat: Chat) {
-        let started = COMMANDS.with(|commands| commands.borrow().is_some());
-        if started {
+        let Some(rx) = crate::browser::outbound::open() else {
             return;
-        }
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        COMMANDS.with(|commands| *commands.borrow_mut() = Some(tx));
+        };
         // A hidden tab makes its user "away" (if all their tabs are).
         let on_visibility = leptos::wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-            command(ClientFrame::Away { away: hidden() });
+            crate::browser::outbound::send(ClientFrame::Away { away: hidden() });
             if !hidden() {
                 chat.refresh_unread();
             }
@@ -177,7 +108,7 @@ mod imp {
                 // The upgrade may have been refused because the server forgot
                 // this browser's session: sign in again if we can.
                 if online() {
-                    crate::client::restore_session(chat).await;
+                    crate::state::session::restore_session(chat).await;
                 }
             }
             let exp = BACKOFF_BASE_MS * 2f64.powi(attempt.min(10) as i32);
@@ -250,13 +181,13 @@ mod imp {
                             }
                             chat.resend_outbox();
                         }
-                        apply(chat, frame);
+                        chat.apply_frame(frame);
                     }
                     Some(Ok(WsMessage::Bytes(_))) => {}
                     Some(Err(WebSocketError::ConnectionClose(close)))
                         if close.code == CLOSE_SIGNED_OUT =>
                     {
-                        crate::client::signed_out(chat, "You were signed out.");
+                        crate::state::session::signed_out(chat, "You were signed out.");
                         return welcomed;
                     }
                     Some(Err(_)) | None => return welcomed,
@@ -320,141 +251,5 @@ mod imp {
             }
         });
         frames
-    }
-
-    fn apply(chat: Chat, frame: ServerFrame) {
-        match frame {
-            ServerFrame::Welcome(frame::Welcome { user, .. }) => {
-                crate::client::remember_name(user.display_name.as_str());
-                chat.notify
-                    .set(crate::client::notify::enabled(&user.display_name));
-                chat.user.set(Some(user));
-                chat.refresh_people();
-                chat.refresh_unread();
-                // Catch up on channels created while we were away; ones
-                // created from now on arrive as `channel_created`.
-                leptos::task::spawn_local(async move {
-                    if let Ok(channels) = crate::api::list_channels().await {
-                        for channel in channels {
-                            chat.learn_channel(channel);
-                        }
-                    }
-                });
-            }
-            ServerFrame::ChannelCreated(frame::ChannelCreated { channel }) => {
-                chat.learn_channel(channel)
-            }
-            ServerFrame::Presence(frame::Presence { user, status }) => {
-                chat.set_presence(user, status)
-            }
-            ServerFrame::Typing(frame::Typing { channel, user }) => {
-                chat.someone_typing(channel, user, js_sys::Date::now())
-            }
-            ServerFrame::Message(message) => {
-                if let Some(id) = &message.client_id {
-                    let mine = chat.user.with_untracked(|u| {
-                        u.as_ref().is_some_and(|u| u.display_name == message.author)
-                    });
-                    if mine {
-                        chat.answered(id, |o| o.retain(|item| &item.client_id != id));
-                    }
-                }
-                let mut shown = false;
-                chat.log.update(|log| {
-                    shown = log.apply(message.clone());
-                });
-                if shown {
-                    chat.notify_message(&message);
-                }
-            }
-            ServerFrame::Ack(frame::Ack {
-                client_id,
-                channel,
-                seq,
-            }) => {
-                // Keep the pending line until the message itself is shown,
-                // unless it will never be (another channel, or already here).
-                let shown = chat
-                    .log
-                    .with_untracked(|log| !log.shows(&channel) || log.last_seq >= seq);
-                chat.answered(&client_id, |o| {
-                    if shown {
-                        o.retain(|item| item.client_id != client_id);
-                    } else if let Some(item) = o.iter_mut().find(|item| item.client_id == client_id)
-                    {
-                        item.acked = true;
-                    }
-                });
-            }
-            ServerFrame::Edited(frame::Edited {
-                channel,
-                seq,
-                id,
-                body,
-                html,
-                mentions,
-                edited_at,
-            }) => chat.log.update(|log| {
-                log.apply_change(&channel, seq, id, |m| {
-                    m.apply_edit(body, html, mentions, edited_at)
-                });
-            }),
-            ServerFrame::Deleted(frame::Deleted { channel, seq, id }) => chat.log.update(|log| {
-                log.apply_delete(&channel, seq, id);
-            }),
-            ServerFrame::Reactions(frame::Reactions {
-                channel,
-                seq,
-                id,
-                reactions,
-            }) => chat.log.update(|log| {
-                log.apply_change(&channel, seq, id, |m| m.reactions = reactions);
-            }),
-            ServerFrame::Reset(frame::Reset { channel }) => chat.log.update(|log| {
-                if log.shows(&channel) {
-                    log.reset();
-                }
-            }),
-            ServerFrame::Joined(frame::Joined { channel, head }) => chat.log.update(|log| {
-                if log.shows(&channel) && head > log.last_seq {
-                    log.last_seq = head;
-                }
-            }),
-            ServerFrame::Error(err)
-                if err.code == ErrorCode::RateLimited && err.client_id.is_some() =>
-            {
-                // Throttled, not refused: it keeps its place (holding the
-                // ones after it) and goes again, with the same client_id,
-                // when the server says.
-                let delay = err.retry_after_ms.unwrap_or(1000).min(60_000) as u32;
-                if let Some(id) = err.client_id.and_then(|id| ClientId::parse(&id).ok()) {
-                    leptos::task::spawn_local(async move {
-                        TimeoutFuture::new(delay).await;
-                        chat.throttle_passed(&id);
-                    });
-                }
-            }
-            ServerFrame::Error(err) => {
-                let for_outbox = err.client_id.as_ref().is_some_and(|id| {
-                    chat.outbox
-                        .with_untracked(|o| o.iter().any(|item| item.client_id.as_str() == id))
-                });
-                let id = err
-                    .client_id
-                    .as_deref()
-                    .and_then(|id| ClientId::parse(id).ok());
-                if let (true, Some(id)) = (for_outbox, id) {
-                    let message = err.message.clone();
-                    chat.answered(&id, |o| {
-                        if let Some(item) = o.iter_mut().find(|item| item.client_id == id) {
-                            item.failed = Some(message);
-                        }
-                    });
-                } else if err.code != ErrorCode::RateLimited {
-                    chat.notice.set(Some(err.message));
-                }
-            }
-            ServerFrame::Pong | ServerFrame::Unknown => {}
-        }
     }
 }

@@ -59,7 +59,7 @@ pub enum UploadState {
 /// Starts uploading every file of `list`, tracking each in `uploads`.
 #[cfg(feature = "browser")]
 pub fn upload_all(list: web_sys::FileList, uploads: RwSignal<Vec<Upload>>) {
-    use crate::client::upload::{self, Callbacks};
+    use crate::browser::upload::{self, Callbacks};
     for i in 0..list.length() {
         let Some(file) = list.get(i) else { continue };
         let key = (js_sys::Math::random() * 1e15) as u64;

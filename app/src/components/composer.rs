@@ -285,7 +285,7 @@ pub fn Composer(channel: ChannelName) -> impl IntoView {
                         let now = js_sys::Date::now();
                         if now - typing_sent.get_value() > TYPING_EVERY_MS {
                             typing_sent.set_value(now);
-                            crate::client::socket::typing(typing_channel.clone());
+                            crate::browser::outbound::typing(typing_channel.clone());
                         }
                     }
                     let wants_names = typed.contains('@');

@@ -32,7 +32,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
         chat.outbox.with(Vec::len);
         if at_bottom.get_untracked() {
             scroll_to_bottom();
-            if crate::client::tab_visible() {
+            if crate::browser::tab_visible() {
                 chat.mark_read();
             }
         } else {

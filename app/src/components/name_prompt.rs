@@ -22,7 +22,7 @@ pub fn NamePrompt() -> impl IntoView {
             return;
         }
         if name.get_untracked().is_empty() {
-            if let Some(remembered) = crate::client::remembered_name() {
+            if let Some(remembered) = crate::browser::remembered_name() {
                 name.set(remembered);
             }
         }
@@ -53,7 +53,7 @@ pub fn NamePrompt() -> impl IntoView {
         leptos::task::spawn_local(async move {
             match api::register(raw).await {
                 Ok(user) => {
-                    crate::client::remember_name(user.display_name.as_str());
+                    crate::browser::remember_name(user.display_name.as_str());
                     error.set(None);
                     chat.notice.set(None);
                     chat.user.set(Some(user));

@@ -2,7 +2,7 @@
 //! only thing that asks the browser for permission; a refusal is explained
 //! and leaves it off. The choice is remembered per user.
 
-use crate::client::notify::{self, Permission};
+use crate::browser::notify::{self, Permission};
 use crate::state::Chat;
 use leptos::prelude::*;
 

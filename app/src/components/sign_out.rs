@@ -58,7 +58,7 @@ pub fn SignOut() -> impl IntoView {
                 };
                 busy.set(false);
                 match done {
-                    Ok(()) => crate::client::signed_out(chat, "Signed out."),
+                    Ok(()) => crate::state::session::signed_out(chat, "Signed out."),
                     Err(err) => error.set(Some(err.message)),
                 }
             });

@@ -27,8 +27,9 @@ pub fn Workspace() -> impl IntoView {
         if tried == Some(true) || !chat.hydrated.get() {
             return tried.unwrap_or(false);
         }
-        if chat.user.with_untracked(Option::is_none) && crate::client::remembered_name().is_some() {
-            leptos::task::spawn_local(crate::client::restore_session(chat));
+        if chat.user.with_untracked(Option::is_none) && crate::browser::remembered_name().is_some()
+        {
+            leptos::task::spawn_local(crate::state::session::restore_session(chat));
         }
         true
     });

@@ -1,7 +1,7 @@
 //! `/`: reopens the channel or conversation the user was in last time
 //! (remembered in localStorage), or invites them to pick or create one.
 
-use crate::client;
+use crate::browser;
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::{hooks::use_navigate, NavigateOptions};
@@ -14,7 +14,7 @@ pub fn HomePage() -> impl IntoView {
         if !chat.hydrated.get() {
             return;
         }
-        let Some(channel) = client::remembered_channel() else {
+        let Some(channel) = browser::remembered_channel() else {
             return;
         };
         // A conversation reopens at `/dm/<name>`, once the list of

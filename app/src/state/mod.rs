@@ -7,8 +7,8 @@
 //! never shown twice, whatever the socket replays. Channel names here come
 //! from the server, which always answers with a channel's canonical
 //! spelling, so the browser compares them exactly (and carries no Unicode
-//! normalization tables in its WASM). Only the socket module and
-//! the channel page write the log.
+//! normalization tables in its WASM). Only the frame interpreter (`frames`)
+//! and the channel page write the log.
 
 use crate::model::{
     Attachment, Channel, ChannelHistory, ChannelName, ClientId, Conversation, DisplayName, Emoji,
@@ -18,14 +18,12 @@ use crate::protocol::ClientFrame;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
+mod frames;
+pub mod session;
+
 /// How many messages the browser keeps for the open channel while it stays
 /// open (the server keeps `HISTORY_LEN`; a long session may show more).
 pub const CLIENT_LOG_MAX: usize = 500;
-
-/// localStorage key of the remembered display name.
-pub const STORAGE_DISPLAY_NAME: &str = "flack.display_name";
-/// localStorage key of the channel the user was last in.
-pub const STORAGE_CHANNEL: &str = "flack.channel";
 
 /// What the connection-status element says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +153,18 @@ pub struct Outgoing {
     pub in_flight: bool,
 }
 
+impl Outgoing {
+    /// The `send` frame that carries it.
+    pub fn frame(&self) -> ClientFrame {
+        ClientFrame::Send {
+            channel: self.channel.clone(),
+            client_id: self.client_id.clone(),
+            body: self.body.clone(),
+            attachments: self.attachments.iter().map(|a| a.id.clone()).collect(),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Chat {
     /// True once the WASM app has hydrated; forms are disabled before.
@@ -265,7 +275,7 @@ impl Chat {
     /// mention count grew, and conversations with new messages, since the
     /// last look.
     fn notify_new_mentions(&self, fresh: &[Unread]) {
-        if !self.notify.get_untracked() || crate::client::tab_visible() {
+        if !self.notify.get_untracked() || crate::browser::tab_visible() {
             return;
         }
         let before = self.unread.get_untracked();
@@ -278,13 +288,13 @@ impl Chat {
                             .find(|c| c.channel == now.channel)
                             .map(|c| c.with.to_string())
                     });
-                    crate::client::notify::show(
+                    crate::browser::notify::show(
                         &format!("New message from {}", with.unwrap_or_default()),
                         &format!("{} unread", now.unread),
                     );
                 }
             } else if now.mentions > had.map_or(0, |u| u.mentions) {
-                crate::client::notify::show(
+                crate::browser::notify::show(
                     &format!("You were mentioned in #{}", now.channel),
                     &format!("{} unread, {} mentioning you", now.unread, now.mentions),
                 );
@@ -295,7 +305,7 @@ impl Chat {
     /// Notifies (if on, and the tab is hidden) about a live message in the
     /// open channel that mentions this user.
     pub fn notify_message(&self, message: &Message) {
-        if !self.notify.get_untracked() || crate::client::tab_visible() {
+        if !self.notify.get_untracked() || crate::browser::tab_visible() {
             return;
         }
         let mine = self
@@ -305,12 +315,12 @@ impl Chat {
             return;
         }
         if message.channel.is_conversation() {
-            crate::client::notify::show(
+            crate::browser::notify::show(
                 &format!("New message from {}", message.author),
                 message.body.as_str(),
             );
         } else if untrack(|| self.mentions_me(message)) {
-            crate::client::notify::show(
+            crate::browser::notify::show(
                 &format!("{} mentioned you in #{}", message.author, message.channel),
                 message.body.as_str(),
             );
@@ -329,7 +339,7 @@ impl Chat {
         self.unread.update(|u| u.retain(|x| x.channel != channel));
         if seq > self.read_sent.get_untracked() {
             self.read_sent.set(seq);
-            crate::client::socket::read(channel, seq);
+            crate::browser::outbound::read(channel, seq);
         }
     }
 
@@ -413,8 +423,8 @@ impl Chat {
         let log = ChannelLog::from_history(history);
         let after = log.last_seq;
         self.log.set(log);
-        crate::client::remember_channel(&channel);
-        crate::client::socket::join(channel, Some(after));
+        crate::browser::remember_channel(&channel);
+        crate::browser::outbound::join(channel, Some(after));
     }
 
     /// Queues a message; it shows as pending until the server acknowledges
@@ -453,7 +463,7 @@ impl Chat {
             }
         });
         if let Some(item) = next {
-            crate::client::socket::send(item);
+            crate::browser::outbound::send(item.frame());
         }
     }
 
@@ -533,7 +543,7 @@ impl Chat {
             ));
             return false;
         }
-        crate::client::socket::change(frame);
+        crate::browser::outbound::send(frame);
         true
     }
 

@@ -23,4 +23,5 @@ mod privacy;
 mod reading;
 mod security;
 mod sessions;
+mod structure;
 mod websocket;
