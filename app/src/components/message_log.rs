@@ -3,9 +3,10 @@
 //! messages while the reader is at the bottom and stays put when they have
 //! scrolled up, offering a jump back instead.
 
-use crate::components::message_item::{MessageItem, PendingItem};
+use crate::components::message::item::MessageItem;
+use crate::components::message::pending::PendingItem;
 use crate::model::ChannelName;
-use crate::state::Chat;
+use crate::state::{Chat, Outgoing};
 use leptos::html::Div;
 use leptos::prelude::*;
 
@@ -41,14 +42,15 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
     });
 
     let on_scroll = move |_| {
-        if let Some(el) = log_el.get_untracked() {
-            let bottom = el.scroll_height() - el.scroll_top() - el.client_height();
-            let is_bottom = bottom <= STICK_THRESHOLD_PX;
-            at_bottom.set(is_bottom);
-            if is_bottom {
-                unseen.set(false);
-                chat.mark_read();
-            }
+        let Some(el) = log_el.get_untracked() else {
+            return;
+        };
+        let is_bottom =
+            el.scroll_height() - el.scroll_top() - el.client_height() <= STICK_THRESHOLD_PX;
+        at_bottom.set(is_bottom);
+        if is_bottom {
+            unseen.set(false);
+            chat.mark_read();
         }
     };
 
@@ -56,30 +58,8 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
     // view: opening another channel changes the log while this view is
     // still mounted, and its closures may run once more as it is torn down;
     // they must not read anything this view owned.
-    let pending_channel = channel.clone();
-    let pending = move || {
-        chat.outbox.with(|o| {
-            o.iter()
-                .filter(|item| item.channel == pending_channel)
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    };
+    let pending = move || pending_in(chat, &channel);
     let pending_for_list = pending.clone();
-    // The first message from someone else after where the user had read
-    // when they opened the channel: "New messages" goes above it.
-    let first_new = move || {
-        let marker = chat.read_marker.get()?;
-        let me = chat
-            .user
-            .with(|u| u.as_ref().map(|u| u.display_name.clone()));
-        chat.log.with(|l| {
-            l.messages
-                .iter()
-                .find(|m| m.seq > marker && Some(&m.author) != me.as_ref())
-                .map(|m| m.seq)
-        })
-    };
 
     view! {
         <div class="log-wrap">
@@ -102,7 +82,7 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
                     children=move |message| {
                         let seq = message.seq;
                         let divider = move || {
-                            (first_new() == Some(seq)).then(|| view! {
+                            (first_new(chat) == Some(seq)).then(|| view! {
                                 <div class="new-divider" role="separator" aria-label="New messages">
                                     <span>"New messages"</span>
                                 </div>
@@ -126,4 +106,26 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// This user's unsent messages in `channel`.
+fn pending_in(chat: Chat, channel: &ChannelName) -> Vec<Outgoing> {
+    (chat.outbox).with(|o| {
+        (o.iter())
+            .filter(|item| &item.channel == channel)
+            .cloned()
+            .collect()
+    })
+}
+
+/// The first message from someone else after where the user had read when
+/// they opened the channel: "New messages" goes above it.
+fn first_new(chat: Chat) -> Option<u64> {
+    let marker = chat.read_marker.get()?;
+    let me = (chat.user).with(|u| u.as_ref().map(|u| u.display_name.clone()));
+    chat.log.with(|l| {
+        (l.messages.iter())
+            .find(|m| m.seq > marker && Some(&m.author) != me.as_ref())
+            .map(|m| m.seq)
+    })
 }

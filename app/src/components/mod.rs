@@ -9,7 +9,7 @@ pub mod composer;
 pub mod connection_status;
 pub mod conversation_list;
 pub mod field;
-pub mod message_item;
+pub mod message;
 pub mod message_log;
 pub mod name_prompt;
 pub mod notifications_toggle;
