@@ -14,7 +14,8 @@
 //! viewers are configured like every other scenario's.
 
 use crate::probe::{self, Checker, Counts, Latencies};
-use crate::{fill_latency, view, BoxError, Report};
+use crate::traffic::view;
+use crate::{fill_latency, BoxError, Report};
 use crate::{procstat, wire};
 use std::io::Write;
 use std::net::TcpStream;
@@ -80,35 +81,10 @@ impl Load {
 
 /// Runs the floor scenario.
 pub async fn floor(load: Load) -> Result<Report, BoxError> {
-    let Load {
-        viewers,
-        rate,
-        duration,
-        threads,
-        ..
-    } = load;
-    let channels = load.channels.clamp(1, viewers.max(1));
-    let load = Load { channels, ..load };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    let channels = load.channels.clamp(1, load.viewers.max(1));
+    let load = Arc::new(Load { channels, ..load });
     let connect_start = Instant::now();
-    let mut sockets = Vec::with_capacity(viewers);
-    let mut relayed = Vec::with_capacity(viewers);
-    for _ in 0..viewers {
-        let (connected, accepted) =
-            tokio::try_join!(tokio::net::TcpStream::connect(addr), listener.accept())?;
-        connected.set_nodelay(true)?;
-        // The relay writes from plain threads: a blocking std socket.
-        let accepted = accepted.0.into_std()?;
-        accepted.set_nonblocking(false)?;
-        accepted.set_nodelay(true)?;
-        relayed.push(accepted);
-        // The same client settings as every other viewer (wire.rs).
-        sockets.push(
-            WebSocketStream::from_raw_socket(connected, Role::Client, Some(wire::ws_config()))
-                .await,
-        );
-    }
+    let (sockets, relayed) = connect_pairs(load.viewers).await?;
     let connect_secs = connect_start.elapsed().as_secs_f64();
 
     let epoch = Instant::now();
@@ -116,32 +92,90 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let counts = Arc::new(Counts::default());
     let latencies = Latencies::new();
-    let readers: Vec<_> = sockets
-        .into_iter()
-        .enumerate()
+    let readers: Vec<_> = (sockets.into_iter().enumerate())
         .map(|(i, ws)| {
             let checker = Checker::new(epoch, latencies.clone(), i);
-            tokio::spawn(view(
-                ws,
-                "floor".into(),
-                checker,
-                counts.clone(),
-                stop_rx.clone(),
-                None,
-            ))
+            let (counts, stop) = (counts.clone(), stop_rx.clone());
+            tokio::spawn(view(ws, "floor".into(), checker, counts, stop, None))
         })
         .collect();
 
-    // The relay: each thread writes every message to its share of the
-    // message's channel, on the same schedule (open loop, stamped when
-    // due). With at least as many channels as threads, the channels are
-    // sharded: each sits wholly on one thread, so a message wakes one
-    // thread (the least a server must do). With fewer (fan-out), each
-    // channel's connections are dealt out over the threads.
-    let messages = (rate * duration).round().max(1.0) as u64;
+    let messages = (load.rate * load.duration).round().max(1.0) as u64;
     let start = Instant::now() + Duration::from_millis(200);
-    let schedule = probe::Schedule::new(start, rate);
-    let threads = threads.clamp(1, viewers.max(1));
+    let schedule = probe::Schedule::new(start, load.rate);
+    let threads = load.threads.clamp(1, load.viewers.max(1));
+    let relays: Vec<_> = (shard(relayed, channels, threads).into_iter())
+        .map(|mine| {
+            let load = load.clone();
+            std::thread::spawn(move || relay(mine, &load, messages, &schedule, epoch))
+        })
+        .collect();
+    // Measured to the same end point as the other scenarios: the end of
+    // the sending period, not the last write.
+    tokio::time::sleep_until((start + Duration::from_secs_f64(load.duration)).into()).await;
+    for relay in relays {
+        tokio::task::spawn_blocking(move || relay.join())
+            .await?
+            .map_err(|_| "a relay thread panicked")??;
+    }
+    let send_secs = start.elapsed().as_secs_f64();
+
+    let expected: u64 = (0..load.viewers)
+        .map(|i| load.messages_to(i % channels, messages))
+        .sum();
+    probe::drain(|| counts.delivered.load(Ordering::Relaxed) >= expected).await;
+    let _ = stop_tx.send(true);
+    let mut report = Report {
+        scenario: "floor".into(),
+        connections: load.viewers,
+        connect_secs,
+        sent: messages,
+        expected_deliveries: expected,
+        ..Report::default()
+    };
+    for reader in readers {
+        if let Err(e) = reader.await? {
+            report.notes.push(format!("a viewer failed: {e}"));
+        }
+    }
+    count(&mut report, &counts, send_secs);
+    fill_latency(&mut report, &latencies.merged());
+    procstat::fill(&mut report, &cpu_start, &procstat::sample(None), None);
+    report.notes.push(format!(
+        "no server: {threads} relay threads write each of {messages} messages ({:.0}/s) to its channel's share of {} loopback connections in {channels} channel(s)",
+        load.rate, load.viewers
+    ));
+    Ok(report)
+}
+
+/// `viewers` loopback connections: the viewers' WebSocket ends, and the
+/// relay's plain blocking ends (it writes from plain threads).
+async fn connect_pairs(viewers: usize) -> Result<(Vec<wire::Ws>, Vec<TcpStream>), BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut sockets = Vec::with_capacity(viewers);
+    let mut relayed = Vec::with_capacity(viewers);
+    for _ in 0..viewers {
+        let (connected, accepted) =
+            tokio::try_join!(tokio::net::TcpStream::connect(addr), listener.accept())?;
+        connected.set_nodelay(true)?;
+        let accepted = accepted.0.into_std()?;
+        accepted.set_nonblocking(false)?;
+        accepted.set_nodelay(true)?;
+        relayed.push(accepted);
+        // The same client settings as every other viewer (wire.rs).
+        let config = Some(wire::ws_config());
+        sockets.push(WebSocketStream::from_raw_socket(connected, Role::Client, config).await);
+    }
+    Ok((sockets, relayed))
+}
+
+/// Deals the relay's connections out to `threads`, per channel. With at
+/// least as many channels as threads, the channels are sharded: each sits
+/// wholly on one thread, so a message wakes one thread (the least a server
+/// must do). With fewer (fan-out), each channel's connections are dealt
+/// out over the threads.
+fn shard(relayed: Vec<TcpStream>, channels: usize, threads: usize) -> Vec<Vec<Vec<TcpStream>>> {
     let mut shares: Vec<Vec<Vec<TcpStream>>> = (0..threads)
         .map(|_| (0..channels).map(|_| Vec::new()).collect())
         .collect();
@@ -154,74 +188,47 @@ pub async fn floor(load: Load) -> Result<Report, BoxError> {
         };
         shares[thread][channel].push(stream);
     }
-    let load = Arc::new(load);
-    let mut relays = Vec::new();
-    for mut mine in shares {
-        let load = load.clone();
-        relays.push(std::thread::spawn(move || -> std::io::Result<()> {
-            // Like a server's `welcome`: no connection's first bytes are a
-            // timed message (a fresh connection's first delivery costs more).
-            let welcome = text_frame(r#"{"type":"welcome"}"#);
-            for stream in mine.iter_mut().flatten() {
-                stream.write_all(&welcome)?;
-            }
-            for seq in 1..=messages {
-                let viewing = &mut mine[load.channel_of_message(seq)];
-                if viewing.is_empty() {
-                    continue;
-                }
-                let scheduled = schedule.wait_for(seq);
-                let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
-                let frame = message_frame(seq, nanos);
-                for stream in viewing {
-                    stream.write_all(&frame)?;
-                }
-            }
-            Ok(())
-        }));
-    }
-    // Measured to the same end point as the other scenarios: the end of
-    // the sending period, not the last write.
-    tokio::time::sleep_until((start + Duration::from_secs_f64(duration)).into()).await;
-    for relay in relays {
-        tokio::task::spawn_blocking(move || relay.join())
-            .await?
-            .map_err(|_| "a relay thread panicked")??;
-    }
-    let send_secs = start.elapsed().as_secs_f64();
+    shares
+}
 
-    let expected: u64 = (0..viewers)
-        .map(|i| load.messages_to(i % channels, messages))
-        .sum();
-    probe::drain(|| counts.delivered.load(Ordering::Relaxed) >= expected).await;
-    let _ = stop_tx.send(true);
-    let mut failed = Vec::new();
-    for reader in readers {
-        if let Err(e) = reader.await? {
-            failed.push(format!("a viewer failed: {e}"));
+/// One relay thread: writes every message to its share of the message's
+/// channel, on the same schedule (open loop, stamped when due).
+fn relay(
+    mut mine: Vec<Vec<TcpStream>>,
+    load: &Load,
+    messages: u64,
+    schedule: &probe::Schedule,
+    epoch: Instant,
+) -> std::io::Result<()> {
+    // Like a server's `welcome`: no connection's first bytes are a timed
+    // message (a fresh connection's first delivery costs more).
+    let welcome = text_frame(r#"{"type":"welcome"}"#);
+    for stream in mine.iter_mut().flatten() {
+        stream.write_all(&welcome)?;
+    }
+    for seq in 1..=messages {
+        let viewing = &mut mine[load.channel_of_message(seq)];
+        if viewing.is_empty() {
+            continue;
+        }
+        let scheduled = schedule.wait_for(seq);
+        let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
+        let frame = message_frame(seq, nanos);
+        for stream in viewing {
+            stream.write_all(&frame)?;
         }
     }
+    Ok(())
+}
+
+/// What the viewers counted, into the report.
+fn count(report: &mut Report, counts: &Counts, send_secs: f64) {
     let delivered = counts.delivered.load(Ordering::Relaxed);
-    let mut report = Report {
-        scenario: "floor".into(),
-        connections: viewers,
-        connect_secs,
-        sent: messages,
-        expected_deliveries: expected,
-        deliveries: delivered,
-        deliveries_per_sec: delivered as f64 / send_secs,
-        lost: expected.saturating_sub(delivered),
-        duplicates: counts.duplicates.load(Ordering::Relaxed),
-        out_of_order: counts.out_of_order.load(Ordering::Relaxed),
-        ..Report::default()
-    };
-    fill_latency(&mut report, &latencies.merged());
-    procstat::fill(&mut report, &cpu_start, &procstat::sample(None), None);
-    report.notes.extend(failed);
-    report.notes.push(format!(
-        "no server: {threads} relay threads write each of {messages} messages ({rate:.0}/s) to its channel's share of {viewers} loopback connections in {channels} channel(s)"
-    ));
-    Ok(report)
+    report.deliveries = delivered;
+    report.deliveries_per_sec = delivered as f64 / send_secs;
+    report.lost = report.expected_deliveries.saturating_sub(delivered);
+    report.duplicates = counts.duplicates.load(Ordering::Relaxed);
+    report.out_of_order = counts.out_of_order.load(Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -22,11 +22,11 @@ mod floor;
 mod probe;
 mod procstat;
 mod summary;
+mod traffic;
 mod wire;
 
 use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
-use probe::{Checker, Counts, Latencies};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -34,8 +34,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
+use traffic::traffic;
 use wire::{Server, Session};
 
 #[derive(Parser)]
@@ -258,272 +258,6 @@ async fn owner_and_channels(
     Ok((owner, names))
 }
 
-/// Everything a viewer needs to reconnect as itself, and where it records
-/// the time from each reconnect to its `joined`.
-#[derive(Clone)]
-struct Rejoin {
-    server: Server,
-    session: Session,
-    reconnect_us: Latencies,
-    source: Option<IpAddr>,
-}
-
-/// Reads one viewer's channel until `stop`, checking every delivery. On
-/// each `reconnect` signal it drops the connection, opens a new one and
-/// resumes with `after` = the last `seq` it saw, as a browser tab does.
-/// Returns how many resumes got a `reset`.
-async fn view(
-    mut ws: wire::Ws,
-    channel: String,
-    mut checker: Checker,
-    counts: Arc<Counts>,
-    mut stop: watch::Receiver<bool>,
-    reconnect: Option<(Arc<tokio::sync::Notify>, Rejoin)>,
-) -> Result<u64, BoxError> {
-    let mut resets = 0;
-    // One stream, not split: a split's halves share it through a lock that
-    // cost 6 % of the generator's CPU, and joins are only sent between reads.
-    ws.send(wire::join_frame(&channel, None)).await?;
-    let mut rejoining: Option<Instant> = None;
-    // Made once, not per frame: creating and dropping the stop wait on
-    // every delivery showed in the generator's profile.
-    let mut stopped = std::pin::pin!(stop.changed());
-    loop {
-        let signal = async {
-            match &reconnect {
-                Some((notify, _)) => notify.notified().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = &mut stopped => break,
-            _ = signal => {
-                let Some((_, rejoin)) = &reconnect else { continue };
-                let started = Instant::now();
-                drop(ws);
-                ws = rejoin.server.connect(&rejoin.session, rejoin.source).await?;
-                ws.send(wire::join_frame(&channel, Some(checker.last_seq()))).await?;
-                rejoining = Some(started);
-            }
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let text = text.as_str();
-                    if text.starts_with(r#"{"type":"joined""#) {
-                        if let (Some(started), Some((_, rejoin))) = (rejoining.take(), &reconnect) {
-                            rejoin.reconnect_us.record(checker.id(), started.elapsed());
-                        }
-                    } else if text.starts_with(r#"{"type":"reset""#) {
-                        resets += 1;
-                    }
-                    checker.record(text, &counts);
-                }
-                Some(Ok(_)) => {}
-                _ => break,
-            },
-        }
-    }
-    Ok(resets)
-}
-
-async fn traffic(cli: &Cli, t: Traffic, name: &str, reconnects: f64) -> Result<Report, BoxError> {
-    let server = Server::new(cli.addr);
-    let run = format!("{}", std::process::id());
-    let (_, channels) = owner_and_channels(&server, name, t.channels).await?;
-    let channels = Arc::new(channels);
-    // Registered where it views: a server answers a registration only once
-    // it has applied it, so it already knows the channels made before.
-    let view_servers: Vec<Server> = if cli.viewers_addr.is_empty() {
-        vec![server.clone()]
-    } else {
-        cli.viewers_addr.iter().copied().map(Server::new).collect()
-    };
-    let viewer = view_servers[0].register(&format!("lg-view-{run}")).await?;
-    let epoch = Instant::now();
-    let before_connect = procstat::sample(cli.server_pid);
-
-    // Viewers: every connection joins its channel and checks what arrives.
-    let connect_start = Instant::now();
-    let total_viewers = t.viewers * channels.len();
-    let mut per_server = Vec::with_capacity(view_servers.len());
-    for (k, view_server) in view_servers.iter().enumerate() {
-        // Viewer i is on server i % n (a share of each channel on each).
-        let share = (total_viewers + view_servers.len() - 1 - k) / view_servers.len();
-        let target = [(view_server.clone(), viewer.clone())];
-        let opened = connect_many(cli, &target, share).await?;
-        per_server.push(opened.into_iter());
-    }
-    let sockets: Vec<wire::Ws> = (0..total_viewers)
-        .filter_map(|i| per_server[i % view_servers.len()].next())
-        .collect();
-    let mut viewers = Vec::with_capacity(total_viewers);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (latencies, reconnect_us) = (Latencies::new(), Latencies::new());
-    for (i, ws) in sockets.into_iter().enumerate() {
-        let channel = channels[i % channels.len()].clone();
-        let counts = Arc::new(Counts::default());
-        let notify = Arc::new(tokio::sync::Notify::new());
-        let rejoin = (reconnects > 0.0).then(|| {
-            let rejoin = Rejoin {
-                server: view_servers[i % view_servers.len()].clone(),
-                session: viewer.clone(),
-                reconnect_us: reconnect_us.clone(),
-                source: source(cli, i),
-            };
-            (notify.clone(), rejoin)
-        });
-        let task = tokio::spawn(view(
-            ws,
-            channel,
-            Checker::new(epoch, latencies.clone(), i),
-            counts.clone(),
-            stop_rx.clone(),
-            rejoin,
-        ));
-        viewers.push((i % channels.len(), counts, notify, task));
-    }
-    let connect_secs = connect_start.elapsed().as_secs_f64();
-
-    // Senders: open loop, each at rate / senders and interleaved (see
-    // `Schedule::share`), stamped with the scheduled time of each message.
-    let senders = t.senders.max(1);
-    let per_sender = t.rate / senders as f64;
-    let sent_per_channel: Arc<Vec<AtomicU64>> =
-        Arc::new((0..channels.len()).map(|_| AtomicU64::new(0)).collect());
-    let send_errors = Arc::new(AtomicU64::new(0));
-    let per_sender_count = (per_sender * t.duration).round().max(1.0) as u64;
-    let pad = "x".repeat(t.pad);
-    // Every sender is signed in and connected before any starts, and all
-    // share one start instant: otherwise the first would be sending while
-    // the last still registers, and the run would carry more traffic than
-    // `rate` × `duration`.
-    let mut connected = Vec::with_capacity(senders);
-    for s in 0..senders {
-        let session = server.register(&format!("lg-send-{run}-{s}")).await?;
-        connected.push(server.connect(&session, source(cli, s)).await?);
-    }
-    // A moment ahead, so that starting the threads is not counted as
-    // latency of their first messages.
-    let send_start = Instant::now() + Duration::from_millis(50);
-    // CPU is measured while messages flow, not while connecting: with many
-    // viewers connected, each sender's sign-in is a presence notice to every
-    // connection, which would count as the cost of the traffic.
-    let sending = procstat::sample(cli.server_pid);
-    let mut sender_tasks = Vec::new();
-    for (s, ws) in connected.into_iter().enumerate() {
-        let (mut sink, mut stream) = ws.split();
-        let channels = channels.clone();
-        let errors = send_errors.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(frame)) = stream.next().await {
-                if let Message::Text(text) = frame {
-                    if text.as_str().starts_with(r#"{"type":"error""#) {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
-        let (sent, pad) = (sent_per_channel.clone(), pad.clone());
-        // Each sender runs on its own OS thread (see `Schedule::wait_for`),
-        // so the generator adds no scheduling slop of its own to the
-        // latency it reports.
-        sender_tasks.push(std::thread::spawn(move || {
-            let schedule = probe::Schedule::share(send_start, t.rate, senders, s);
-            // Its share of `rate` × `duration`, counted, not "until told to
-            // stop" (a sender asleep at the deadline would send one more).
-            for n in 1..=per_sender_count {
-                // Senders take turns over every channel: sender s sends its
-                // n-th message to channel s + (n-1)·senders, so with fewer
-                // senders than channels none is left idle.
-                let channel_index = (s + (n as usize - 1) * senders) % channels.len();
-                let channel = &channels[channel_index];
-                let scheduled = schedule.wait_for(n);
-                let nanos = scheduled.saturating_duration_since(epoch).as_nanos() as u64;
-                let body = format!("{} {pad}", probe::stamp(s as u32, n, nanos));
-                let frame = wire::send_frame(channel, &format!("{s}-{n}"), &body);
-                if futures::executor::block_on(sink.send(frame)).is_err() {
-                    break;
-                }
-                sent[channel_index].fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    let mut reconnects_made = 0u64;
-    if reconnects > 0.0 {
-        // Round-robin over the viewers, `reconnects` per second.
-        let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / reconnects));
-        while send_start.elapsed().as_secs_f64() < t.duration {
-            every.tick().await;
-            viewers[reconnects_made as usize % viewers.len()]
-                .2
-                .notify_one();
-            reconnects_made += 1;
-        }
-    } else {
-        tokio::time::sleep_until((send_start + Duration::from_secs_f64(t.duration)).into()).await;
-    }
-    for thread in sender_tasks {
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    }
-    let send_secs = send_start.elapsed().as_secs_f64();
-
-    // Drain: wait (bounded) until every viewer has what its channel got.
-    let expected = |c: usize| sent_per_channel[c].load(Ordering::Relaxed);
-    probe::drain(|| {
-        viewers
-            .iter()
-            .all(|(c, counts, _, _)| counts.delivered.load(Ordering::Relaxed) >= expected(*c))
-    })
-    .await;
-    let end = procstat::sample(cli.server_pid);
-    let _ = stop_tx.send(true);
-
-    let mut report = Report {
-        scenario: name.into(),
-        connections: total_viewers + senders,
-        connect_secs,
-        send_errors: send_errors.load(Ordering::Relaxed),
-        reconnects: reconnects_made,
-        ..Report::default()
-    };
-    report.sent = (0..channels.len()).map(expected).sum();
-    for (c, counts, _, task) in viewers {
-        match task.await? {
-            Ok(resets) => report.resets += resets,
-            Err(e) => report.notes.push(format!("a viewer failed: {e}")),
-        }
-        let delivered = counts.delivered.load(Ordering::Relaxed);
-        report.expected_deliveries += expected(c);
-        report.deliveries += delivered;
-        report.lost += expected(c).saturating_sub(delivered);
-        report.duplicates += counts.duplicates.load(Ordering::Relaxed);
-        report.out_of_order += counts.out_of_order.load(Ordering::Relaxed);
-    }
-    report.deliveries_per_sec = report.deliveries as f64 / send_secs;
-    fill_latency(&mut report, &latencies.merged());
-    let reconnect = reconnect_us.merged();
-    if !reconnect.is_empty() {
-        report.reconnect_us_p50 = reconnect.value_at_quantile(0.5);
-        report.reconnect_us_p99 = reconnect.value_at_quantile(0.99);
-    }
-    procstat::fill_cpu(&mut report, &sending, &end);
-    procstat::fill_memory(&mut report, &before_connect, &end, None);
-    if let Some(on) = viewers_named(cli) {
-        report
-            .notes
-            .push(format!("senders on {}, viewers on {on}", cli.addr));
-    }
-    report.notes.push(format!(
-        "{} channels x {} viewers, {} senders at {:.0} msg/s for {:.1} s, {} B padding",
-        channels.len(),
-        t.viewers,
-        senders,
-        t.rate,
-        t.duration,
-        t.pad
-    ));
-    Ok(report)
-}
-
 fn fill_latency(report: &mut Report, latency: &hdrhistogram::Histogram<u64>) {
     report.latency_us_p50 = latency.value_at_quantile(0.5);
     report.latency_us_p99 = latency.value_at_quantile(0.99);
@@ -540,21 +274,7 @@ async fn idle(
 ) -> Result<Report, BoxError> {
     let server = Server::new(cli.addr);
     let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
-    let mut targets = Vec::new();
-    if cli.viewers_addr.is_empty() {
-        targets.push((server, owner));
-    } else {
-        for (i, &addr) in cli.viewers_addr.iter().enumerate() {
-            // Registered where it connects: a server answers a
-            // registration only once it has applied it, so it already
-            // knows the channels made before.
-            let on = Server::new(addr);
-            let session = on
-                .register(&format!("lg-idle-{}-{i}", std::process::id()))
-                .await?;
-            targets.push((on, session));
-        }
-    }
+    let targets = idle_targets(cli, server, owner).await?;
     let before = procstat::sample(cli.server_pid);
     let start = Instant::now();
     let sockets = connect_many(cli, &targets, connections).await?;
@@ -569,32 +289,8 @@ async fn idle(
         sink.send(wire::join_frame(&names[i % names.len()], None))
             .await?;
         let tally = tally.clone();
-        // Reading keeps answering the server's pings.
         held.push(tokio::spawn(async move {
-            let (mut joined, mut pinged, mut live) = (false, false, false);
-            while let Some(Ok(frame)) = stream.next().await {
-                match frame {
-                    Message::Text(t)
-                        if !joined && t.as_str().starts_with(r#"{"type":"joined""#) =>
-                    {
-                        joined = true;
-                        tally.joined.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Message::Ping(_) if !pinged => {
-                        pinged = true;
-                        tally.pinged.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {}
-                }
-                if !live && joined && (pinged || !require_ping) {
-                    live = true;
-                    tally.live.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            tally.closed.fetch_add(1, Ordering::Relaxed);
-            if live {
-                tally.live.fetch_sub(1, Ordering::Relaxed);
-            }
+            hold_one(&mut stream, &tally, require_ping).await;
             drop(sink);
         }));
     }
@@ -625,6 +321,61 @@ async fn idle(
         task.abort();
     }
     Ok(report)
+}
+
+/// Where `idle` connects, and as whom: the server and the channels' owner,
+/// or a user registered on each of `--viewers-addr`.
+async fn idle_targets(
+    cli: &Cli,
+    server: Server,
+    owner: Session,
+) -> Result<Vec<(Server, Session)>, BoxError> {
+    if cli.viewers_addr.is_empty() {
+        return Ok(vec![(server, owner)]);
+    }
+    let mut targets = Vec::new();
+    for (i, &addr) in cli.viewers_addr.iter().enumerate() {
+        // Registered where it connects: a server answers a registration
+        // only once it has applied it, so it already knows the channels
+        // made before.
+        let on = Server::new(addr);
+        let session = on
+            .register(&format!("lg-idle-{}-{i}", std::process::id()))
+            .await?;
+        targets.push((on, session));
+    }
+    Ok(targets)
+}
+
+/// Reads one idle connection until it closes (reading keeps answering the
+/// server's pings), counting it joined, pinged, live and closed.
+async fn hold_one(
+    stream: &mut futures::stream::SplitStream<wire::Ws>,
+    tally: &IdleTally,
+    require_ping: bool,
+) {
+    let (mut joined, mut pinged, mut live) = (false, false, false);
+    while let Some(Ok(frame)) = stream.next().await {
+        match frame {
+            Message::Text(t) if !joined && t.as_str().starts_with(r#"{"type":"joined""#) => {
+                joined = true;
+                tally.joined.fetch_add(1, Ordering::Relaxed);
+            }
+            Message::Ping(_) if !pinged => {
+                pinged = true;
+                tally.pinged.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        if !live && joined && (pinged || !require_ping) {
+            live = true;
+            tally.live.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    tally.closed.fetch_add(1, Ordering::Relaxed);
+    if live {
+        tally.live.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn history(cli: &Cli, clients: usize, channels: usize) -> Result<Report, BoxError> {
@@ -765,47 +516,7 @@ async fn main() -> ExitCode {
         eprintln!("flack-load: --report-to saves a run's report; `medians` is not a run");
         return ExitCode::from(2);
     }
-    let result = match &cli.scenario {
-        Scenario::Fanout(t) => {
-            let mut t = t.clone();
-            t.channels = 1;
-            traffic(&cli, t, "fanout", 0.0).await
-        }
-        Scenario::Rooms(t) => traffic(&cli, t.clone(), "rooms", 0.0).await,
-        Scenario::Churn {
-            traffic: t,
-            reconnects,
-        } => {
-            let mut t = t.clone();
-            t.channels = 1;
-            traffic(&cli, t, "churn", *reconnects).await
-        }
-        Scenario::Idle {
-            connections,
-            channels,
-            hold,
-            require_ping,
-        } => idle(&cli, *connections, *channels, *hold, *require_ping).await,
-        Scenario::History { clients, channels } => history(&cli, *clients, *channels).await,
-        Scenario::Medians { file } => summary::load(file).and_then(|runs| summary::medians(&runs)),
-        Scenario::Floor {
-            viewers,
-            channels,
-            rate,
-            duration,
-            threads,
-        } => {
-            floor::floor(floor::Load {
-                viewers: *viewers,
-                channels: *channels,
-                rate: *rate,
-                duration: *duration,
-                threads: *threads,
-            })
-            .await
-        }
-    };
-    let report = match result {
+    let report = match run(&cli).await {
         Ok(report) => report,
         Err(e) => {
             eprintln!("flack-load: {e}");
@@ -829,14 +540,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if report.lost
+    let failures = report.lost
         + report.duplicates
         + report.out_of_order
         + report.send_errors
         + report.resets
-        + report.dropped
-        > 0
-    {
+        + report.dropped;
+    if failures > 0 {
         eprintln!(
             "flack-load: delivery check FAILED (lost, duplicated, reordered or refused messages, \
              or dropped connections)"
@@ -844,4 +554,48 @@ async fn main() -> ExitCode {
         return ExitCode::from(3);
     }
     ExitCode::SUCCESS
+}
+
+/// Runs the scenario the command line names.
+async fn run(cli: &Cli) -> Result<Report, BoxError> {
+    match &cli.scenario {
+        Scenario::Fanout(t) => {
+            let mut t = t.clone();
+            t.channels = 1;
+            traffic(cli, t, "fanout", 0.0).await
+        }
+        Scenario::Rooms(t) => traffic(cli, t.clone(), "rooms", 0.0).await,
+        Scenario::Churn {
+            traffic: t,
+            reconnects,
+        } => {
+            let mut t = t.clone();
+            t.channels = 1;
+            traffic(cli, t, "churn", *reconnects).await
+        }
+        Scenario::Idle {
+            connections,
+            channels,
+            hold,
+            require_ping,
+        } => idle(cli, *connections, *channels, *hold, *require_ping).await,
+        Scenario::History { clients, channels } => history(cli, *clients, *channels).await,
+        Scenario::Medians { file } => summary::load(file).and_then(|runs| summary::medians(&runs)),
+        Scenario::Floor {
+            viewers,
+            channels,
+            rate,
+            duration,
+            threads,
+        } => {
+            floor::floor(floor::Load {
+                viewers: *viewers,
+                channels: *channels,
+                rate: *rate,
+                duration: *duration,
+                threads: *threads,
+            })
+            .await
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `chat`: the domain. What Flack's state is and the rules that change
-//! it, with no I/O: no tokio, no axum, no SQLite, no Redis (a check in
-//! `scripts/test` greps the imports). Callers pass the time in.
+//! it, with no I/O: no tokio, no axum, no SQLite, no Redis
+//! (`server/tests/it/structure.rs` reads the imports). Callers pass the
+//! time in.
 //!
 //! - `state`: everything the chat holds, and `State::apply`, the one
 //!   function that changes it, entry by entry in the log's order;
