@@ -19,14 +19,20 @@
 //! --max-connections-per-ip 1000000 --max-http-connections-per-ip 1000000`.
 
 mod floor;
+mod history;
+mod idle;
 mod probe;
 mod procstat;
+mod report;
 mod summary;
 mod traffic;
 mod wire;
 
 use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
+use history::history;
+use idle::idle;
+use report::{fill_latency, print_table, Report};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -156,38 +162,6 @@ struct Traffic {
     pad: usize,
 }
 
-#[derive(Debug, Serialize, Deserialize, Default)]
-struct Report {
-    scenario: String,
-    connections: usize,
-    connect_secs: f64,
-    sent: u64,
-    send_errors: u64,
-    expected_deliveries: u64,
-    deliveries: u64,
-    deliveries_per_sec: f64,
-    lost: u64,
-    duplicates: u64,
-    out_of_order: u64,
-    latency_us_p50: u64,
-    latency_us_p99: u64,
-    latency_us_p999: u64,
-    latency_us_max: u64,
-    reconnects: u64,
-    resets: u64,
-    /// `idle`: connections that never joined (or, with `--require-ping`,
-    /// were never pinged), or that closed.
-    dropped: u64,
-    reconnect_us_p50: u64,
-    reconnect_us_p99: u64,
-    server_cpu_percent: Option<f64>,
-    server_rss_kib_start: Option<u64>,
-    server_rss_kib_end: Option<u64>,
-    server_rss_kib_per_connection: Option<f64>,
-    loadgen_cpu_percent: f64,
-    notes: Vec<String>,
-}
-
 fn source(cli: &Cli, i: usize) -> Option<IpAddr> {
     (cli.sources > 1).then(|| {
         IpAddr::V4(Ipv4Addr::new(
@@ -232,16 +206,6 @@ fn viewers_named(cli: &Cli) -> Option<String> {
     (!on.is_empty()).then(|| on.join(" and "))
 }
 
-/// What the `idle` scenario's connections saw.
-#[derive(Default)]
-struct IdleTally {
-    joined: AtomicU64,
-    /// Joined (and pinged, if required) and not closed.
-    live: AtomicU64,
-    pinged: AtomicU64,
-    closed: AtomicU64,
-}
-
 /// Registers `lg-<kind>-<pid>` and creates `count` (at least one)
 /// channels named after it, unique to this run.
 async fn owner_and_channels(
@@ -256,257 +220,6 @@ async fn owner_and_channels(
         server.create_channel(&owner, name).await?;
     }
     Ok((owner, names))
-}
-
-fn fill_latency(report: &mut Report, latency: &hdrhistogram::Histogram<u64>) {
-    report.latency_us_p50 = latency.value_at_quantile(0.5);
-    report.latency_us_p99 = latency.value_at_quantile(0.99);
-    report.latency_us_p999 = latency.value_at_quantile(0.999);
-    report.latency_us_max = latency.max();
-}
-
-async fn idle(
-    cli: &Cli,
-    connections: usize,
-    channels: usize,
-    hold: u64,
-    require_ping: bool,
-) -> Result<Report, BoxError> {
-    let server = Server::new(cli.addr);
-    let (owner, names) = owner_and_channels(&server, "idle", channels).await?;
-    let targets = idle_targets(cli, server, owner).await?;
-    let before = procstat::sample(cli.server_pid);
-    let start = Instant::now();
-    let sockets = connect_many(cli, &targets, connections).await?;
-    let connect_secs = start.elapsed().as_secs_f64();
-    // Each connection counts itself joined once it reads `joined`, pinged
-    // once it reads the server's heartbeat, and closed if its stream ends:
-    // "held" is then checked, not assumed.
-    let tally = Arc::new(IdleTally::default());
-    let mut held = Vec::with_capacity(connections);
-    for (i, ws) in sockets.into_iter().enumerate() {
-        let (mut sink, mut stream) = ws.split();
-        sink.send(wire::join_frame(&names[i % names.len()], None))
-            .await?;
-        let tally = tally.clone();
-        held.push(tokio::spawn(async move {
-            hold_one(&mut stream, &tally, require_ping).await;
-            drop(sink);
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(hold)).await;
-    let after = procstat::sample(cli.server_pid);
-    let joined = tally.joined.load(Ordering::Relaxed) as usize;
-    let closed = tally.closed.load(Ordering::Relaxed) as usize;
-    let mut report = Report {
-        scenario: "idle".into(),
-        connections,
-        connect_secs,
-        dropped: connections.saturating_sub(tally.live.load(Ordering::Relaxed) as usize) as u64,
-        ..Report::default()
-    };
-    procstat::fill(&mut report, &before, &after, Some(connections));
-    report.notes.push(format!(
-        "{connections} connections over {} channels, held {hold} s",
-        names.len()
-    ));
-    report.notes.push(format!(
-        "{joined} joined, {closed} closed, {} saw a heartbeat ping",
-        tally.pinged.load(Ordering::Relaxed)
-    ));
-    if let Some(on) = viewers_named(cli) {
-        report.notes.push(format!("connections on {on}"));
-    }
-    for task in held {
-        task.abort();
-    }
-    Ok(report)
-}
-
-/// Where `idle` connects, and as whom: the server and the channels' owner,
-/// or a user registered on each of `--viewers-addr`.
-async fn idle_targets(
-    cli: &Cli,
-    server: Server,
-    owner: Session,
-) -> Result<Vec<(Server, Session)>, BoxError> {
-    if cli.viewers_addr.is_empty() {
-        return Ok(vec![(server, owner)]);
-    }
-    let mut targets = Vec::new();
-    for (i, &addr) in cli.viewers_addr.iter().enumerate() {
-        // Registered where it connects: a server answers a registration
-        // only once it has applied it, so it already knows the channels
-        // made before.
-        let on = Server::new(addr);
-        let session = on
-            .register(&format!("lg-idle-{}-{i}", std::process::id()))
-            .await?;
-        targets.push((on, session));
-    }
-    Ok(targets)
-}
-
-/// Reads one idle connection until it closes (reading keeps answering the
-/// server's pings), counting it joined, pinged, live and closed.
-async fn hold_one(
-    stream: &mut futures::stream::SplitStream<wire::Ws>,
-    tally: &IdleTally,
-    require_ping: bool,
-) {
-    let (mut joined, mut pinged, mut live) = (false, false, false);
-    while let Some(Ok(frame)) = stream.next().await {
-        match frame {
-            Message::Text(t) if !joined && t.as_str().starts_with(r#"{"type":"joined""#) => {
-                joined = true;
-                tally.joined.fetch_add(1, Ordering::Relaxed);
-            }
-            Message::Ping(_) if !pinged => {
-                pinged = true;
-                tally.pinged.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
-        }
-        if !live && joined && (pinged || !require_ping) {
-            live = true;
-            tally.live.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    tally.closed.fetch_add(1, Ordering::Relaxed);
-    if live {
-        tally.live.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-async fn history(cli: &Cli, clients: usize, channels: usize) -> Result<Report, BoxError> {
-    let server = Server::new(cli.addr);
-    let (owner, names) = owner_and_channels(&server, "hist", channels).await?;
-    let mut writer = server.connect(&owner, None).await?;
-    for name in &names {
-        for n in 0..100 {
-            writer
-                .send(wire::send_frame(
-                    name,
-                    &format!("{name}-{n}"),
-                    &"h".repeat(200),
-                ))
-                .await?;
-        }
-    }
-    let mut acks = 0;
-    while acks < 100 * names.len() {
-        match writer.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"ack""#) => acks += 1,
-            Some(Ok(_)) => {}
-            _ => return Err("writer connection closed".into()),
-        }
-    }
-    let before = procstat::sample(cli.server_pid);
-    let start = Instant::now();
-    let sockets = connect_many(cli, &[(server, owner)], clients).await?;
-    let connect_secs = start.elapsed().as_secs_f64();
-    let join_start = Instant::now();
-    let mut joins = Vec::new();
-    for (i, ws) in sockets.into_iter().enumerate() {
-        let name = names[i % names.len()].clone();
-        joins.push(tokio::spawn(async move {
-            let started = Instant::now();
-            let (mut sink, mut stream) = ws.split();
-            sink.send(wire::join_frame(&name, None)).await.ok()?;
-            let mut messages = 0u64;
-            while let Some(Ok(frame)) = stream.next().await {
-                if let Message::Text(text) = frame {
-                    let text = text.as_str();
-                    if text.starts_with(r#"{"type":"message""#) {
-                        messages += 1;
-                    } else if text.starts_with(r#"{"type":"joined""#) {
-                        return Some((started.elapsed(), messages));
-                    }
-                }
-            }
-            None
-        }));
-    }
-    let mut latency = probe::histogram();
-    let mut report = Report {
-        scenario: "history".into(),
-        connections: clients,
-        connect_secs,
-        ..Report::default()
-    };
-    for join in joins {
-        match join.await? {
-            Some((took, messages)) => {
-                let _ = latency.record((took.as_micros() as u64).max(1));
-                report.deliveries += messages;
-                report.expected_deliveries += 100;
-            }
-            None => report.lost += 100,
-        }
-    }
-    report.lost += report.expected_deliveries.saturating_sub(report.deliveries);
-    report.deliveries_per_sec = report.deliveries as f64 / join_start.elapsed().as_secs_f64();
-    fill_latency(&mut report, &latency);
-    let after = procstat::sample(cli.server_pid);
-    procstat::fill(&mut report, &before, &after, None);
-    report.notes.push(format!(
-        "{clients} joins of {} channels with 100 messages of 200 B; latency = join to joined",
-        names.len()
-    ));
-    Ok(report)
-}
-
-fn print_table(report: &Report) {
-    let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-    let opt_u = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
-    println!("scenario              {}", report.scenario);
-    for note in &report.notes {
-        println!("                      {note}");
-    }
-    println!(
-        "connections           {} (opened in {:.2} s)",
-        report.connections, report.connect_secs
-    );
-    println!(
-        "sent                  {} ({} refused)",
-        report.sent, report.send_errors
-    );
-    println!(
-        "deliveries            {} of {} expected",
-        report.deliveries, report.expected_deliveries
-    );
-    println!("deliveries/s          {:.0}", report.deliveries_per_sec);
-    println!(
-        "lost / dup / reorder  {} / {} / {}",
-        report.lost, report.duplicates, report.out_of_order
-    );
-    println!(
-        "latency µs            p50 {}  p99 {}  p99.9 {}  max {}",
-        report.latency_us_p50, report.latency_us_p99, report.latency_us_p999, report.latency_us_max
-    );
-    if report.dropped > 0 {
-        println!(
-            "dropped               {} (never joined or pinged, or closed)",
-            report.dropped
-        );
-    }
-    if report.reconnects > 0 {
-        println!(
-            "reconnects            {} (reconnect to joined: p50 {} µs, p99 {} µs; {} resets)",
-            report.reconnects, report.reconnect_us_p50, report.reconnect_us_p99, report.resets
-        );
-    }
-    println!(
-        "server                cpu {}%  rss {} -> {} KiB  per connection {} KiB",
-        opt(report.server_cpu_percent),
-        opt_u(report.server_rss_kib_start),
-        opt_u(report.server_rss_kib_end),
-        opt(report.server_rss_kib_per_connection)
-    );
-    println!(
-        "load generator        cpu {:.0}%",
-        report.loadgen_cpu_percent
-    );
 }
 
 #[tokio::main]

@@ -19,11 +19,12 @@ use leptos::prelude::*;
 use std::collections::HashMap;
 
 mod frames;
+mod log;
+mod outbox;
 pub mod session;
 
-/// How many messages the browser keeps for the open channel while it stays
-/// open (the server keeps `HISTORY_LEN`; a long session may show more).
-pub const CLIENT_LOG_MAX: usize = 500;
+pub use log::{ChannelLog, CLIENT_LOG_MAX};
+pub use outbox::Outgoing;
 
 /// What the connection-status element says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,117 +51,6 @@ impl ConnectionStatus {
                 format!("Reconnecting (next try in {retry_in_secs} s)…")
             }
             Self::Offline => "Offline: messages will be sent when you are back".into(),
-        }
-    }
-}
-
-/// The open channel's messages as far as this tab has applied them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChannelLog {
-    pub channel: Option<ChannelName>,
-    pub messages: Vec<Message>,
-    /// The `seq` of the last event applied; the socket resumes after it.
-    pub last_seq: u64,
-}
-
-impl ChannelLog {
-    pub fn from_history(history: ChannelHistory) -> Self {
-        let last_seq = history
-            .messages
-            .last()
-            .map_or(history.head, |m| m.seq.max(history.head));
-        Self {
-            channel: Some(history.channel.name),
-            messages: history.messages,
-            last_seq,
-        }
-    }
-
-    pub fn shows(&self, channel: &ChannelName) -> bool {
-        self.channel.as_ref().is_some_and(|c| c == channel)
-    }
-
-    /// Applies a message if it belongs to this log and is new; returns whether it did.
-    pub fn apply(&mut self, message: Message) -> bool {
-        if !self.shows(&message.channel) || message.seq <= self.last_seq {
-            return false;
-        }
-        self.last_seq = message.seq;
-        self.messages.push(message);
-        if self.messages.len() > CLIENT_LOG_MAX {
-            let excess = self.messages.len() - CLIENT_LOG_MAX;
-            self.messages.drain(..excess);
-        }
-        true
-    }
-
-    /// Applies an event about message `id` (an edit or new reactions) if it
-    /// belongs to this log and is new; returns whether it did. An event
-    /// about a message this tab does not hold only moves `last_seq`.
-    pub fn apply_change(
-        &mut self,
-        channel: &ChannelName,
-        seq: u64,
-        id: u64,
-        change: impl FnOnce(&mut Message),
-    ) -> bool {
-        if !self.shows(channel) || seq <= self.last_seq {
-            return false;
-        }
-        self.last_seq = seq;
-        if let Some(message) = self.messages.iter_mut().find(|m| m.seq == id) {
-            change(message);
-        }
-        true
-    }
-
-    /// Removes message `id` if the deletion belongs to this log and is new.
-    pub fn apply_delete(&mut self, channel: &ChannelName, seq: u64, id: u64) -> bool {
-        if !self.shows(channel) || seq <= self.last_seq {
-            return false;
-        }
-        self.last_seq = seq;
-        self.messages.retain(|m| m.seq != id);
-        true
-    }
-
-    /// The newest message of `author` shown here (what Up arrow edits).
-    pub fn last_by(&self, author: &DisplayName) -> Option<&Message> {
-        self.messages.iter().rev().find(|m| &m.author == author)
-    }
-
-    /// Forgets what was shown; the server's recent history follows.
-    pub fn reset(&mut self) {
-        self.messages.clear();
-        self.last_seq = 0;
-    }
-}
-
-/// A message the user sent that the server has not acknowledged yet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    pub channel: ChannelName,
-    pub client_id: ClientId,
-    pub body: MessageBody,
-    /// Files uploaded for it, sent by id.
-    pub attachments: Vec<Attachment>,
-    /// Why the server refused it; a refused message waits for retry or discard.
-    pub failed: Option<String>,
-    /// Stored by the server; shown as pending until its `message` frame arrives.
-    pub acked: bool,
-    /// Sent and not answered yet (or throttled, waiting to be sent again):
-    /// the outbox sends nothing after it meanwhile.
-    pub in_flight: bool,
-}
-
-impl Outgoing {
-    /// The `send` frame that carries it.
-    pub fn frame(&self) -> ClientFrame {
-        ClientFrame::Send {
-            channel: self.channel.clone(),
-            client_id: self.client_id.clone(),
-            body: self.body.clone(),
-            attachments: self.attachments.iter().map(|a| a.id.clone()).collect(),
         }
     }
 }
@@ -429,91 +319,6 @@ impl Chat {
 
     /// Queues a message; it shows as pending until the server acknowledges
     /// it, and goes out in its turn (`pump`).
-    pub fn send(&self, channel: ChannelName, body: MessageBody, attachments: Vec<Attachment>) {
-        let outgoing = Outgoing {
-            channel,
-            client_id: ClientId::random(),
-            body,
-            attachments,
-            failed: None,
-            acked: false,
-            in_flight: false,
-        };
-        self.outbox.update(|outbox| outbox.push(outgoing));
-        self.pump();
-    }
-
-    /// Sends the outbox's next message if none is on its way: one at a
-    /// time, in the order they were written, so no message overtakes an
-    /// earlier one (PROTOCOL.md §5.3). A throttled one keeps its place and
-    /// holds the rest until it is stored; one refused for good steps aside
-    /// (it waits for Retry or Discard). Called whenever the outbox or the
-    /// connection changes.
-    pub fn pump(&self) {
-        if self.status.get_untracked() != ConnectionStatus::Connected {
-            return;
-        }
-        let mut next = None;
-        // Untracked: the flag changes nothing on screen.
-        self.outbox.update_untracked(|outbox| {
-            let waiting = outbox.iter_mut().find(|o| o.failed.is_none() && !o.acked);
-            if let Some(first) = waiting.filter(|o| !o.in_flight) {
-                first.in_flight = true;
-                next = Some(first.clone());
-            }
-        });
-        if let Some(item) = next {
-            crate::browser::outbound::send(item.frame());
-        }
-    }
-
-    /// After a (re)connect: whatever was on its way got no answer on the
-    /// old connection, so the first unanswered message goes again (with
-    /// its `client_id`: the server stores it once).
-    pub fn resend_outbox(&self) {
-        self.outbox.update_untracked(|outbox| {
-            for item in outbox.iter_mut() {
-                item.in_flight = false;
-            }
-        });
-        self.pump();
-    }
-
-    /// A throttled message may go again (`retry_after_ms` passed); it is
-    /// still first, so it is the next sent.
-    pub fn throttle_passed(&self, client_id: &ClientId) {
-        self.outbox.update_untracked(|outbox| {
-            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
-                item.in_flight = false;
-            }
-        });
-        self.pump();
-    }
-
-    /// Takes a message off its way: answered (`ack`, or shown), or refused
-    /// for good (`failed`); the next one goes.
-    pub fn answered(&self, client_id: &ClientId, change: impl FnOnce(&mut Vec<Outgoing>)) {
-        self.outbox.update(|outbox| {
-            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
-                item.in_flight = false;
-            }
-            change(outbox);
-        });
-        self.pump();
-    }
-
-    /// Sends a refused message again with its original `client_id`, in its
-    /// turn.
-    pub fn retry(&self, client_id: &ClientId) {
-        self.outbox.update(|outbox| {
-            if let Some(item) = outbox.iter_mut().find(|o| &o.client_id == client_id) {
-                item.failed = None;
-            }
-        });
-        self.pump();
-    }
-
-    /// Replaces the body of one's own message `id`.
     pub fn edit(&self, channel: ChannelName, id: u64, body: MessageBody) -> bool {
         self.change(ClientFrame::Edit { channel, id, body })
     }
@@ -546,121 +351,10 @@ impl Chat {
         crate::browser::outbound::send(frame);
         true
     }
-
-    pub fn discard(&self, client_id: &ClientId) {
-        self.answered(client_id, |outbox| {
-            outbox.retain(|o| &o.client_id != client_id)
-        });
-    }
 }
 
 impl Default for Chat {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{DisplayName, Timestamp};
-
-    fn message(channel: &str, seq: u64) -> Message {
-        Message {
-            channel: ChannelName::parse(channel).unwrap(),
-            seq,
-            author: DisplayName::parse("alice").unwrap(),
-            body: MessageBody::parse("hi").unwrap(),
-            sent_at: Timestamp::from_datetime(chrono::Utc::now()),
-            client_id: None,
-            html: String::new(),
-            edited_at: None,
-            reactions: Vec::new(),
-            mentions: Vec::new(),
-            attachments: Vec::new(),
-        }
-    }
-
-    fn log_of(channel: &str) -> ChannelLog {
-        ChannelLog {
-            channel: Some(ChannelName::parse(channel).unwrap()),
-            ..ChannelLog::default()
-        }
-    }
-
-    #[test]
-    fn a_replayed_message_is_applied_once() {
-        let mut log = log_of("general");
-        assert!(log.apply(message("general", 1)));
-        assert!(log.apply(message("general", 2)));
-        assert!(!log.apply(message("general", 2)));
-        assert!(!log.apply(message("general", 1)));
-        assert_eq!(log.messages.len(), 2);
-        assert_eq!(log.last_seq, 2);
-    }
-
-    #[test]
-    fn messages_of_another_channel_are_ignored() {
-        let mut log = log_of("general");
-        assert!(!log.apply(message("random", 5)));
-        assert!(log.messages.is_empty());
-    }
-
-    #[test]
-    fn channel_names_are_compared_as_the_server_spells_them() {
-        let mut log = log_of("General");
-        assert!(log.apply(message("General", 1)));
-        assert!(
-            !log.apply(message("general", 2)),
-            "the server never respells a channel"
-        );
-    }
-
-    #[test]
-    fn the_client_log_is_bounded() {
-        let mut log = log_of("general");
-        for seq in 1..=(CLIENT_LOG_MAX as u64 + 10) {
-            log.apply(message("general", seq));
-        }
-        assert_eq!(log.messages.len(), CLIENT_LOG_MAX);
-        assert_eq!(log.messages[0].seq, 11);
-    }
-
-    #[test]
-    fn edits_and_deletions_apply_once_and_in_order() {
-        let mut log = log_of("general");
-        log.apply(message("general", 1));
-        log.apply(message("general", 2));
-        let general = ChannelName::parse("general").unwrap();
-        let edit = |log: &mut ChannelLog, seq| {
-            log.apply_change(&general, seq, 1, |m| {
-                m.body = MessageBody::parse("edited").unwrap()
-            })
-        };
-        assert!(edit(&mut log, 3));
-        assert_eq!(log.messages[0].body.as_str(), "edited");
-        assert!(!edit(&mut log, 3), "a replayed event is ignored");
-        assert!(log.apply_delete(&general, 4, 2));
-        assert!(
-            !log.apply_delete(&general, 4, 1),
-            "a replayed deletion is ignored"
-        );
-        assert_eq!(log.messages.len(), 1);
-        assert!(
-            log.apply_delete(&general, 5, 99),
-            "unknown ids only move last_seq"
-        );
-        assert_eq!(log.last_seq, 5);
-        let random = ChannelName::parse("random").unwrap();
-        assert!(!log.apply_delete(&random, 6, 1));
-    }
-
-    #[test]
-    fn a_reset_empties_the_log_so_history_can_replace_it() {
-        let mut log = log_of("general");
-        log.apply(message("general", 7));
-        log.reset();
-        assert!(log.messages.is_empty());
-        assert!(log.apply(message("general", 3)));
     }
 }
