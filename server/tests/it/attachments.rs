@@ -39,9 +39,7 @@ fn url(attachment: &Value) -> String {
 #[tokio::test]
 async fn an_image_is_uploaded_attached_and_served_with_safe_headers() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut b = bob.connect().await;
     b.join("general", None).await;
     let mut a = alice.connect().await;
@@ -113,9 +111,7 @@ async fn refused_uploads_and_attachments_store_nothing_and_say_why() {
         c.max_attachments = 2;
     })
     .await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
 
     let response = alice.upload("big.bin", vec![1; 1001]).await;
     assert_eq!(response.status(), 413);
@@ -235,9 +231,7 @@ async fn one_users_uploads_are_bounded_by_a_quota_that_frees_with_their_messages
         c.attachments_total_bytes = 10_000;
     })
     .await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     a.join("general", None).await;
     let first = upload(&alice, "one.bin", vec![1u8; 200]).await;

@@ -54,9 +54,7 @@ fn summary(messages: &[Value]) -> Vec<(u64, String, bool, Value)> {
 #[tokio::test]
 async fn an_author_edits_and_deletes_live_for_everyone() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     a.join("general", None).await;
@@ -90,9 +88,7 @@ async fn an_author_edits_and_deletes_live_for_everyone() {
 #[tokio::test]
 async fn a_forged_edit_or_delete_is_refused_and_changes_nothing() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     a.join("general", None).await;
@@ -133,9 +129,7 @@ async fn a_forged_edit_or_delete_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn each_user_reacts_at_most_once_per_emoji() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     a.join("general", None).await;

@@ -42,9 +42,7 @@ fn seqs(frames: &[Value]) -> Vec<u64> {
 #[tokio::test]
 async fn a_viewer_cut_off_during_60_messages_resumes_with_each_exactly_once() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut viewer = bob.connect().await;
     let (_, joined) = viewer.join("general", None).await;
     let mut last = joined["head"].as_u64().unwrap();
@@ -70,9 +68,7 @@ async fn a_viewer_cut_off_during_60_messages_resumes_with_each_exactly_once() {
 #[tokio::test]
 async fn a_viewer_cut_off_during_1000_messages_resumes_to_exactly_the_servers_view() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut viewer = bob.connect().await;
     viewer.join("general", None).await;
     let mut sender = alice.connect().await;

@@ -267,9 +267,7 @@ async fn a_flooding_connection_is_throttled_then_closed_and_others_barely_notice
     })
     .await;
     let mallory = server.user("mallory").await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     b.join("general", None).await;

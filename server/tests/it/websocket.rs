@@ -7,9 +7,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test]
 async fn two_clients_see_each_others_messages_in_order() {
     let server = TestServer::start().await;
-    let alice = server.user("alice").await;
-    let bob = server.user("bob").await;
-    alice.create_channel("general").await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
     let mut a = alice.connect().await;
     let mut b = bob.connect().await;
     a.join("general", None).await;

@@ -1,6 +1,5 @@
 //! Test harness: the real server on an ephemeral loopback port, with real
 //! HTTP (reqwest) and WebSocket (tokio-tungstenite) clients.
-#![allow(dead_code)]
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -71,7 +70,7 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     /// With `FLACK_TEST_STORE=redis`: the Redis this server keeps its chat in.
-    redis: Option<RedisServer>,
+    _redis: Option<RedisServer>,
     /// With `FLACK_TEST_STORE=sqlite`: the `--data-dir` of this server.
     _data_dir: Option<tempfile::TempDir>,
 }
@@ -123,7 +122,7 @@ impl TestServer {
             addr,
             stop: Some(stop),
             task: Some(task),
-            redis,
+            _redis: redis,
             _data_dir: data_dir,
         }
     }
@@ -147,6 +146,15 @@ impl TestServer {
         let response = client.register(name).await;
         assert_eq!(response.status(), 200, "register {name}");
         client
+    }
+
+    /// The common start: alice and bob signed in, and `#general`, made by
+    /// alice.
+    pub async fn alice_and_bob_in_general(&self) -> (Client, Client) {
+        let alice = self.user("alice").await;
+        let bob = self.user("bob").await;
+        alice.create_channel("general").await;
+        (alice, bob)
     }
 
     pub async fn stop(mut self) {
