@@ -1,7 +1,7 @@
 //! The hub as the log's sink: committed entries applied to the state, in
 //! the log's order, and their effects sent (events to live viewers, new
 //! channels to everyone, ended sessions' connections closed, gone files
-//! deleted).
+//! deleted, files of a message not stored given back).
 
 use super::{now, Core, Delivery, Inner};
 use crate::chat::channel::Event;
@@ -15,10 +15,17 @@ use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
 
+/// What applying asks of the blobs, done once the lock is released.
+#[derive(Default)]
+struct Files {
+    gone: Vec<AttachmentId>,
+    returned: Vec<(Uuid, Vec<AttachmentId>)>,
+}
+
 impl Sink for Core {
     fn apply(&self, entries: Vec<Entry>, keep: Keep) -> Vec<Committed> {
         let at = now();
-        let mut gone = Vec::new();
+        let mut files = Files::default();
         let committed = {
             let mut inner = self.lock();
             (entries.into_iter())
@@ -29,15 +36,18 @@ impl Sink for Core {
                         effects,
                     } = inner.state.apply(entry, at, keep);
                     for effect in effects {
-                        self.effect(&mut inner, effect, &mut gone);
+                        self.effect(&mut inner, effect, &mut files);
                     }
                     Committed { outcome, accepted }
                 })
                 .collect()
         };
-        // Deleting bytes is I/O: never under the lock.
-        if !gone.is_empty() {
-            self.blobs.remove(gone);
+        // Files are the blobs' business: never under the lock.
+        if !files.gone.is_empty() {
+            self.blobs.remove(files.gone);
+        }
+        for (owner, ids) in files.returned {
+            self.blobs.unclaim(owner, &ids);
         }
         committed
     }
@@ -91,7 +101,7 @@ impl Sink for Core {
 }
 
 impl Core {
-    fn effect(&self, inner: &mut Inner, effect: Effect, gone: &mut Vec<AttachmentId>) {
+    fn effect(&self, inner: &mut Inner, effect: Effect, files: &mut Files) {
         match effect {
             Effect::Event { key, event } => inner.deliver(&key, &event),
             Effect::ChannelCreated(channel) => {
@@ -99,7 +109,8 @@ impl Core {
                 self.tell_everyone(created);
             }
             Effect::SessionsEnded(hashes) => inner.close_sessions(&hashes),
-            Effect::FilesGone(ids) => gone.extend(ids),
+            Effect::FilesGone(ids) => files.gone.extend(ids),
+            Effect::FilesReturned { owner, ids } => files.returned.push((owner, ids)),
         }
     }
 

@@ -2,7 +2,7 @@
 //! their history, joining one live, and where each user has read to.
 
 use super::apply::frame_text;
-use super::{done, now, Hub, Joined};
+use super::{done, now, Hub, Joined, Live};
 use crate::chat::access;
 use crate::chat::{Entry, HubError};
 use crate::log::Proposed;
@@ -118,9 +118,10 @@ impl Hub {
             None => (false, room.current()),
         };
         let (channel, head) = (room.info.name.clone(), room.head);
-        let live = (inner.live.entry(key))
+        let receiver = (inner.live.entry(key.clone()))
             .or_insert_with(|| broadcast::channel(queue).0)
             .subscribe();
+        let live = Live::new(receiver, key, &self.core);
         Ok(Joined {
             channel,
             reset,

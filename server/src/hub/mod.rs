@@ -23,6 +23,7 @@
 
 mod apply;
 mod channels;
+mod live;
 mod messages;
 mod online;
 mod users;
@@ -30,6 +31,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+pub use live::Live;
 pub use messages::Draft;
 pub use online::Online;
 
@@ -119,7 +121,7 @@ pub struct Joined {
     pub reset: bool,
     pub backlog: Vec<Utf8Bytes>,
     pub head: u64,
-    pub live: broadcast::Receiver<Arc<Delivery>>,
+    pub live: Live,
 }
 
 #[derive(Clone)]

@@ -3,9 +3,11 @@
 use super::*;
 use crate::chat::{HubError, Outcome};
 use app::model::{
-    ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, UserInfo, HISTORY_LEN,
+    Attachment, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, UserInfo,
+    HISTORY_LEN,
 };
 use app::protocol::{frame, ServerFrame};
+use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use tokio_util::sync::CancellationToken;
@@ -427,4 +429,114 @@ proptest! {
         let recent: Vec<Message> = view.into_iter().filter(|m| m.seq > expected.newest_trimmed).collect();
         prop_assert_eq!(recent, fresh);
     }
+}
+
+/// A hub on a SQLite log in `dir`: proposals settle later, once committed.
+fn sqlite_hub(dir: &std::path::Path, files: crate::blobs::FileLimits) -> Hub {
+    let settings = crate::log::sqlite::Settings {
+        dir: dir.to_owned(),
+        queue: 64,
+        files: files.clone(),
+    };
+    let opened = crate::log::sqlite::open(settings, CancellationToken::new()).unwrap();
+    Hub::start(
+        HubLimits {
+            files,
+            ..HubLimits::default()
+        },
+        opened,
+    )
+}
+
+/// Ending a session nobody holds records nothing: anyone can send a
+/// made-up cookie to `sign_out`, and it must not cost a log entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_session_nobody_holds_writes_nothing_to_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_hub(dir.path(), Default::default());
+    let made_up = TokenHash::of("made up");
+    assert!(
+        matches!(hub.sign_out(&made_up), Ok(Proposed::Now(Ok(Outcome::Done)))),
+        "settled at once: nothing was proposed"
+    );
+    let mut state = crate::chat::State::default();
+    let at = super::now();
+    let ended = Entry::SessionsEnded {
+        hashes: vec![made_up],
+    };
+    let applied = state.apply(ended, at, Keep::Accepted);
+    assert!(applied.accepted.is_none() && applied.effects.is_empty());
+    hub.close().await;
+}
+
+/// Two sends with one `client_id` in flight at once, each with its own
+/// file: the second is a duplicate when applied, and its file, claimed
+/// when it was proposed, goes back to its uploader (to attach again, and
+/// to expire if never sent), not lost while counting against the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_that_loses_the_race_gives_its_files_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_hub(dir.path(), Default::default());
+    let (user, _, p) = hub
+        .register(DisplayName::parse("alice").unwrap(), None)
+        .unwrap();
+    hub.settled(p).await.unwrap();
+    let general = ChannelName::parse("general").unwrap();
+    let (_, p) = hub.create_channel(&user, general.clone()).unwrap();
+    hub.settled(p).await.unwrap();
+    let with = |id: &str, file: &Attachment| Draft {
+        attachments: vec![file.id.clone()],
+        ..draft(&general, id, "hi")
+    };
+    let mut raced = 0;
+    for i in 0..20 {
+        let a = hub
+            .upload(&user, "a.txt", Bytes::from_static(b"aaaa"))
+            .await
+            .unwrap();
+        let b = hub
+            .upload(&user, "b.txt", Bytes::from_static(b"bbbb"))
+            .await
+            .unwrap();
+        let id = format!("c{i}");
+        let first = hub.post(&user, with(&id, &a)).await.unwrap();
+        let second = hub.post(&user, with(&id, &b)).await.unwrap();
+        let lost_race = matches!(second, Proposed::Later(_));
+        hub.settled(first).await.unwrap();
+        let retried = hub.settled(second).await.unwrap();
+        if lost_race {
+            assert!(matches!(retried, Outcome::Duplicate { .. }), "{retried:?}");
+            raced += 1;
+            let again = hub
+                .post(&user, with(&format!("again{i}"), &b))
+                .await
+                .unwrap();
+            let again = hub.settled(again).await.unwrap();
+            assert!(
+                matches!(again, Outcome::Stored { .. }),
+                "b is alice's to send again"
+            );
+        }
+    }
+    assert!(raced > 0, "no retry was in flight with its original");
+    hub.close().await;
+}
+
+/// A channel's live queue goes with its last viewer: one user opening
+/// many quiet channels pins no memory for them.
+#[test]
+fn a_channel_nobody_views_keeps_no_live_queue() {
+    let (hub, user, general) = hub_with("general");
+    let watching = hub.join(&user, &general, None).unwrap();
+    for i in 0..50 {
+        let name = ChannelName::parse(&format!("c{i}")).unwrap();
+        hub.create_channel(&user, name.clone()).unwrap();
+        drop(hub.join(&user, &name, None).unwrap());
+    }
+    assert_eq!(hub.lock().live.len(), 1, "only #general is viewed");
+    let second = hub.join(&user, &general, None).unwrap();
+    drop(watching);
+    assert_eq!(hub.lock().live.len(), 1, "#general still has a viewer");
+    drop(second);
+    assert!(hub.lock().live.is_empty());
 }

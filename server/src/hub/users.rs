@@ -101,7 +101,10 @@ impl Hub {
     /// Ends the session `hash` (signing out this browser); its connections
     /// close.
     pub fn sign_out(&self, hash: &TokenHash) -> Result<Proposed, HubError> {
-        self.end_sessions(vec![*hash])
+        // A session nobody holds has nothing to end: proposing it would let
+        // anyone with a made-up cookie write to the log.
+        let known = self.lock().state.sessions.owner(hash).is_some();
+        self.end_sessions(if known { vec![*hash] } else { Vec::new() })
     }
 
     /// Ends every session of `user` (signing out everywhere).

@@ -93,6 +93,11 @@ impl State {
 
     /// Ends sessions: they prove nothing from now on.
     pub(super) fn end_sessions(&mut self, hashes: Vec<TokenHash>) -> Applied {
+        // Only sessions that exist end: ending one nobody holds records
+        // nothing (anyone can name one).
+        let hashes: Vec<TokenHash> = (hashes.into_iter())
+            .filter(|hash| self.sessions.owner(hash).is_some())
+            .collect();
         if hashes.is_empty() {
             return Applied::unchanged(Outcome::Done);
         }
@@ -177,8 +182,9 @@ impl State {
         keep: Keep,
     ) -> Applied {
         let log = self.log_limits();
+        let back = files_back(&change, send.as_ref());
         let Some(room) = self.channels.get_mut(&key) else {
-            return Applied::refused(HubError::UnknownChannel(key));
+            return Applied::refused(HubError::UnknownChannel(key)).with(back);
         };
         let sender = send.and_then(|s| {
             let client_id = change.client_id()?.clone();
@@ -191,10 +197,11 @@ impl State {
                 .and_then(|u| u.sends.get(client_id));
             match known {
                 Some(sent) if sent.key == key => {
-                    return Applied::unchanged(Outcome::Duplicate { seq: sent.seq })
+                    return Applied::unchanged(Outcome::Duplicate { seq: sent.seq }).with(back)
                 }
                 Some(_) => {
-                    return Applied::refused(HubError::ClientIdReused(client_id.to_string()))
+                    let reused = HubError::ClientIdReused(client_id.to_string());
+                    return Applied::refused(reused).with(back);
                 }
                 None => {}
             }
@@ -247,5 +254,25 @@ impl State {
             accepted,
             effects,
         }
+    }
+}
+
+/// A new message's files, to give back if it is not stored: they were
+/// claimed when it was proposed.
+fn files_back(change: &Change, send: Option<&SendRecord>) -> Option<Effect> {
+    let (Change::Posted(message), Some(send)) = (change, send) else {
+        return None;
+    };
+    (!message.attachments.is_empty()).then(|| Effect::FilesReturned {
+        owner: send.user,
+        ids: (message.attachments.iter()).map(|a| a.id.clone()).collect(),
+    })
+}
+
+impl Applied {
+    /// With one more effect, if any.
+    fn with(mut self, effect: Option<Effect>) -> Self {
+        self.effects.extend(effect);
+        self
     }
 }

@@ -58,6 +58,9 @@ pub enum Effect {
     SessionsEnded(Vec<TokenHash>),
     /// Delete these files: their messages are gone.
     FilesGone(Vec<AttachmentId>),
+    /// Give these files back to their uploader: the message that claimed
+    /// them was not stored (a retry of one that was, or refused).
+    FilesReturned { owner: Uuid, ids: Vec<AttachmentId> },
 }
 
 /// Whether `apply` hands back the entry as applied: a log that keeps the

@@ -149,9 +149,19 @@ impl Start for Starter {
             behind: self.replayed_to,
             failed: self.failed.clone(),
         };
+        let failed = self.failed.clone();
         let writer = std::thread::Builder::new()
             .name("flack-journal".into())
-            .spawn(move || journal.run());
+            .spawn(move || {
+                // A panic here would leave every write waiting forever while
+                // the server looks ready: stop instead, as after a commit
+                // that keeps failing (a restart resumes from the last one).
+                let run = std::panic::AssertUnwindSafe(|| journal.run());
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("the journal thread panicked; stopping");
+                    failed.cancel();
+                }
+            });
         let writer = writer.inspect_err(|e| {
             tracing::error!("cannot start the journal thread: {e}");
             self.failed.cancel();

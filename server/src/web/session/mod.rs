@@ -15,7 +15,7 @@
 
 use crate::chat::TokenHash;
 use crate::chat::{HubError, Outcome};
-use crate::hub::{Delivery, Draft, Hub, Joined, Online};
+use crate::hub::{Delivery, Draft, Hub, Joined, Live, Online};
 use crate::log::{Proposed, Settled};
 use crate::web::errors::error_frame;
 use crate::web::limits::{retry_after_ms, FrameLimiter, Limits};
@@ -29,10 +29,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::broadcast::{
-    self,
-    error::{RecvError, TryRecvError},
-};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 

@@ -11,7 +11,7 @@ pub(super) const MAX_BATCH: usize = 64;
 pub(super) struct Viewing {
     pub(super) channel: ChannelName,
     pub(super) last_seq: u64,
-    pub(super) live: broadcast::Receiver<Arc<Delivery>>,
+    pub(super) live: Live,
 }
 
 /// Waits for the viewed channel's next event; never resolves when none is viewed.
