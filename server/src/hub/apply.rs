@@ -24,31 +24,21 @@ struct Files {
 
 impl Sink for Core {
     fn apply(&self, entries: Vec<Entry>, keep: Keep) -> Vec<Committed> {
-        let at = now();
         let mut files = Files::default();
         let committed = {
             let mut inner = self.lock();
             (entries.into_iter())
-                .map(|entry| {
-                    let Applied {
-                        outcome,
-                        accepted,
-                        effects,
-                    } = inner.state.apply(entry, at, keep);
-                    for effect in effects {
-                        self.effect(&mut inner, effect, &mut files);
-                    }
-                    Committed { outcome, accepted }
-                })
+                .map(|entry| self.apply_locked(&mut inner, entry, keep, &mut files))
                 .collect()
         };
-        // Files are the blobs' business: never under the lock.
-        if !files.gone.is_empty() {
-            self.blobs.remove(files.gone);
-        }
-        for (owner, ids) in files.returned {
-            self.blobs.unclaim(owner, &ids);
-        }
+        self.files(files);
+        committed
+    }
+
+    fn apply_one(&self, entry: Entry, keep: Keep) -> Committed {
+        let mut files = Files::default();
+        let committed = self.apply_locked(&mut self.lock(), entry, keep, &mut files);
+        self.files(files);
         committed
     }
 
@@ -101,6 +91,34 @@ impl Sink for Core {
 }
 
 impl Core {
+    fn apply_locked(
+        &self,
+        inner: &mut Inner,
+        entry: Entry,
+        keep: Keep,
+        files: &mut Files,
+    ) -> Committed {
+        let Applied {
+            outcome,
+            accepted,
+            effects,
+        } = inner.state.apply(entry, now, keep);
+        for effect in effects {
+            self.effect(inner, effect, files);
+        }
+        Committed { outcome, accepted }
+    }
+
+    /// Files are the blobs' business: never under the lock.
+    fn files(&self, files: Files) {
+        if !files.gone.is_empty() {
+            self.blobs.remove(files.gone);
+        }
+        for (owner, ids) in files.returned {
+            self.blobs.unclaim(owner, &ids);
+        }
+    }
+
     fn effect(&self, inner: &mut Inner, effect: Effect, files: &mut Files) {
         match effect {
             Effect::Event { key, event } => inner.deliver(&key, &event),

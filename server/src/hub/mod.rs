@@ -180,7 +180,7 @@ impl Hub {
         let at = now();
         let mut state = State::from_snapshot(snapshot, limits.state(), at);
         let replayed: Vec<Entry> = (replay.into_iter())
-            .filter_map(|entry| state.apply(entry, at, Keep::Accepted).accepted)
+            .filter_map(|entry| state.apply(entry, || at, Keep::Accepted).accepted)
             .collect();
         blobs.restore(state.attached_files());
         let (lobby, _) = broadcast::channel(limits.live_queue.max(1));

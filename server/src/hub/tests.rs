@@ -464,7 +464,7 @@ async fn ending_a_session_nobody_holds_writes_nothing_to_the_log() {
     let ended = Entry::SessionsEnded {
         hashes: vec![made_up],
     };
-    let applied = state.apply(ended, at, Keep::Accepted);
+    let applied = state.apply(ended, || at, Keep::Accepted);
     assert!(applied.accepted.is_none() && applied.effects.is_empty());
     hub.close().await;
 }

@@ -35,9 +35,8 @@ impl Start for Starter {
 
 impl Log for Memory {
     fn propose(&self, entry: Entry) -> Result<Proposed, HubError> {
-        let mut committed = self.sink.apply(vec![entry], Keep::OutcomeOnly);
-        let outcome = committed.pop().map_or(Err(HubError::Busy), |c| c.outcome);
-        Ok(Proposed::Now(outcome))
+        let committed = self.sink.apply_one(entry, Keep::OutcomeOnly);
+        Ok(Proposed::Now(committed.outcome))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -72,6 +72,8 @@ pub trait Sink: Send + Sync + 'static {
     /// Applies committed entries, in order; `keep` says whether the log
     /// wants each entry back as applied (`Committed::accepted`).
     fn apply(&self, entries: Vec<Entry>, keep: Keep) -> Vec<Committed>;
+    /// Applies one committed entry (`apply` without a batch to allocate).
+    fn apply_one(&self, entry: Entry, keep: Keep) -> Committed;
     /// Replaces everything with `snapshot` (a replica that found a gap).
     fn reload(&self, snapshot: Snapshot);
     /// Another server's notice.

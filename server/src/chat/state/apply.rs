@@ -5,8 +5,9 @@ use super::*;
 
 impl State {
     /// Applies one committed entry (see the module's invariants). `now` is
-    /// only for sessions from before they were timed.
-    pub fn apply(&mut self, entry: Entry, now: Timestamp, keep: Keep) -> Applied {
+    /// asked only for sessions from before they were timed: reading the
+    /// clock is not free, and nearly no entry needs it.
+    pub fn apply(&mut self, entry: Entry, now: impl Fn() -> Timestamp, keep: Keep) -> Applied {
         match entry {
             Entry::User {
                 id,
@@ -22,7 +23,7 @@ impl State {
                 Applied {
                     outcome: Ok(Outcome::Done),
                     accepted,
-                    effects: Vec::new(),
+                    effects: Effects::default(),
                 }
             }
             Entry::Session {
@@ -36,7 +37,7 @@ impl State {
                 if self.sessions.owner(&hash) != Some(user) {
                     return Applied::unchanged(Outcome::Done);
                 }
-                let seen = seen.unwrap_or(now);
+                let seen = seen.unwrap_or_else(now);
                 self.sessions.insert(hash, user, seen);
                 let mut applied = self.end_sessions(replaces.into_iter().collect());
                 applied.accepted = Some(Entry::Session {
@@ -109,7 +110,7 @@ impl State {
             accepted: Some(Entry::SessionsEnded {
                 hashes: hashes.clone(),
             }),
-            effects: vec![Effect::SessionsEnded(hashes)],
+            effects: Effect::SessionsEnded(hashes).into(),
         }
     }
 
@@ -129,8 +130,8 @@ impl State {
         }
         self.add_channel(key.clone(), channel.clone());
         let effects = match room {
-            Room::Public => vec![Effect::ChannelCreated(channel.clone())],
-            _ => Vec::new(),
+            Room::Public => Effect::ChannelCreated(channel.clone()).into(),
+            _ => Effects::default(),
         };
         Applied {
             outcome: Ok(Outcome::Channel(channel.clone())),
@@ -214,7 +215,7 @@ impl State {
         }
         let kept = (keep == Keep::Accepted).then(|| change.clone());
         let changed = room.apply(seq, change, log);
-        let mut effects = Vec::new();
+        let mut effects = Effects::default();
         let gone: Vec<AttachmentId> = (changed.gone.iter())
             .flat_map(|m| m.attachments.iter().map(|a| a.id.clone()))
             .collect();

@@ -79,7 +79,52 @@ pub struct Applied {
     /// The entry as applied (its `seq` and positions filled in), when it
     /// changed anything: what a store that keeps the state writes.
     pub accepted: Option<Entry>,
-    pub effects: Vec<Effect>,
+    pub effects: Effects,
+}
+
+/// An entry's effects. Nearly every entry has one (its channel event),
+/// held inline: applying a message allocates nothing for it.
+#[derive(Debug, Default)]
+pub struct Effects {
+    first: Option<Effect>,
+    rest: Vec<Effect>,
+}
+
+impl Effects {
+    pub fn push(&mut self, effect: Effect) {
+        match self.first {
+            None => self.first = Some(effect),
+            Some(_) => self.rest.push(effect),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+impl From<Effect> for Effects {
+    fn from(effect: Effect) -> Self {
+        Self {
+            first: Some(effect),
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl Extend<Effect> for Effects {
+    fn extend<I: IntoIterator<Item = Effect>>(&mut self, effects: I) {
+        effects.into_iter().for_each(|effect| self.push(effect));
+    }
+}
+
+impl IntoIterator for Effects {
+    type Item = Effect;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Effect>, std::vec::IntoIter<Effect>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
 }
 
 impl Applied {
@@ -87,7 +132,7 @@ impl Applied {
         Self {
             outcome: Err(err),
             accepted: None,
-            effects: Vec::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -95,7 +140,7 @@ impl Applied {
         Self {
             outcome: Ok(outcome),
             accepted: None,
-            effects: Vec::new(),
+            effects: Effects::default(),
         }
     }
 }
