@@ -277,7 +277,7 @@ impl ServerFrame {
     /// variant's types from that, a second deserializer for each type beside
     /// the one reading JSON directly (which the server functions' answers
     /// need anyway). In the browser that second copy was 12 KB of the
-    /// gzipped WASM (BENCHMARKS.md). The price is a second scan of the
+    /// gzipped WASM. The price is a second scan of the
     /// text: reading the tag skips over every other value, which for a
     /// message-sized frame is far less than a browser spends drawing it.
     pub fn from_json(text: &str) -> serde_json::Result<Self> {
