@@ -8,9 +8,9 @@
 use crate::error::ApiError;
 #[cfg(feature = "ssr")]
 use crate::error::ApiErrorCode;
-#[cfg(feature = "ssr")]
-use crate::model::ChannelName;
 use crate::model::{Channel, ChannelHistory, Conversation, DisplayName, Person, Unread, UserInfo};
+#[cfg(feature = "ssr")]
+use crate::model::{ChannelName, TopicText};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -62,6 +62,13 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> Result<Option<Channel>, ApiError>;
     async fn conversations(&self, headers: &http::HeaderMap)
         -> Result<Vec<Conversation>, ApiError>;
+    /// Sets (`None`: clears) the topic of a channel the caller may see.
+    async fn set_topic(
+        &self,
+        headers: &http::HeaderMap,
+        channel: &ChannelName,
+        topic: Option<TopicText>,
+    ) -> Result<Channel, ApiError>;
 }
 
 /// A registration's answer, and the session cookie to set with it: on
@@ -120,6 +127,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/channel_history", &["channel"]),
     ("/api/sign_out", &[]),
     ("/api/sign_out_everywhere", &[]),
+    ("/api/set_topic", &["channel", "topic"]),
 ];
 
 /// `POST /api/register {"display_name": "alice"}`: become a user; sets the
@@ -239,6 +247,18 @@ pub async fn fetch_history(channel: String) -> Result<ChannelHistory, ApiError> 
     backend.history(&edge::headers(), &name).await
 }
 
+/// `POST /api/set_topic {"channel": "general", "topic": "Ship *Friday*"}`
+/// (signed in, a channel you may see): the channel with its new topic,
+/// once stored; its viewers get a `topic` frame. A blank topic clears it.
+#[server(endpoint = "set_topic", input = server_fn::codec::Json)]
+pub async fn set_topic(channel: String, topic: String) -> Result<Channel, ApiError> {
+    let name = ChannelName::parse(&channel).map_err(ApiError::from)?;
+    let topic = TopicText::parse_optional(&topic).map_err(ApiError::from)?;
+    edge::backend()?
+        .set_topic(&edge::headers(), &name, topic)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +322,13 @@ mod tests {
             listed(SignOutEverywhere::PATH),
             fields(SignOutEverywhere {})
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 13);
+        assert_eq!(
+            listed(SetTopic::PATH),
+            fields(SetTopic {
+                channel: String::new(),
+                topic: String::new()
+            })
+        );
+        assert_eq!(ENDPOINT_FIELDS.len(), 14);
     }
 }

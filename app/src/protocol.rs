@@ -164,6 +164,7 @@ pub enum ServerFrame {
     ChannelCreated(frame::ChannelCreated),
     Presence(frame::Presence),
     Typing(frame::Typing),
+    Topic(frame::Topic),
     Pong,
     /// A frame type this client does not know: ignored.
     Unknown,
@@ -258,6 +259,16 @@ pub mod frame {
         pub channel: ChannelName,
         pub user: DisplayName,
     }
+
+    /// `channel`'s topic is now `topic` (`null`: cleared), set by `by`
+    /// (event `seq`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Topic {
+        pub channel: ChannelName,
+        pub seq: u64,
+        pub topic: Option<crate::model::Topic>,
+        pub by: DisplayName,
+    }
 }
 
 impl ServerFrame {
@@ -301,6 +312,7 @@ impl ServerFrame {
             "channel_created" => Self::ChannelCreated(from_str(text)?),
             "presence" => Self::Presence(from_str(text)?),
             "typing" => Self::Typing(from_str(text)?),
+            "topic" => Self::Topic(from_str(text)?),
             "pong" => Self::Pong,
             _ => Self::Unknown,
         })
@@ -364,7 +376,7 @@ pub(crate) fn decode_as_value(text: &str) -> Result<ClientFrame, ErrorFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DisplayName, Timestamp};
+    use crate::model::{DisplayName, Timestamp, Topic, TopicText};
 
     fn json(frame: &ServerFrame) -> serde_json::Value {
         serde_json::from_str(&frame.to_json()).unwrap()
@@ -657,13 +669,28 @@ mod tests {
                     name: channel.clone(),
                     created_by: bob.clone(),
                     created_at: at,
+                    topic: None,
                 },
             }),
             ServerFrame::Presence(frame::Presence {
                 user: bob.clone(),
                 status: PresenceStatus::Away,
             }),
-            ServerFrame::Typing(frame::Typing { channel, user: bob }),
+            ServerFrame::Typing(frame::Typing {
+                channel: channel.clone(),
+                user: bob.clone(),
+            }),
+            ServerFrame::Topic(frame::Topic {
+                channel,
+                seq: 11,
+                topic: Some(Topic {
+                    text: TopicText::parse("Release *Friday*").unwrap(),
+                    html: "Release <em>Friday</em>".into(),
+                    set_by: bob.clone(),
+                    set_at: at,
+                }),
+                by: bob,
+            }),
             ServerFrame::Pong,
         ]
     }
@@ -693,8 +720,9 @@ mod tests {
             ServerFrame::ChannelCreated(_) => 9,
             ServerFrame::Presence(_) => 10,
             ServerFrame::Typing(_) => 11,
-            ServerFrame::Pong => 12,
-            ServerFrame::Unknown => 13,
+            ServerFrame::Topic(_) => 12,
+            ServerFrame::Pong => 13,
+            ServerFrame::Unknown => 14,
         }
     }
 
@@ -716,13 +744,14 @@ mod tests {
             r#"{"type":"channel_created","channel":{"name":"random","created_by":"bob","created_at":"2026-11-25T12:00:00.123Z"}}"#,
             r#"{"type":"presence","user":"bob","status":"away"}"#,
             r#"{"type":"typing","channel":"random","user":"bob"}"#,
+            r#"{"type":"topic","channel":"random","seq":11,"topic":{"text":"Release *Friday*","html":"Release <em>Friday</em>","set_by":"bob","set_at":"2026-11-25T12:00:00.123Z"},"by":"bob"}"#,
             r#"{"type":"pong"}"#,
         ];
         let frames = every_server_frame();
         let kinds: Vec<usize> = frames.iter().map(variant).collect();
         assert_eq!(
             kinds,
-            (0..13).collect::<Vec<_>>(),
+            (0..14).collect::<Vec<_>>(),
             "one frame of every type a server sends, in order"
         );
         for (frame, text) in frames.iter().zip(expected) {

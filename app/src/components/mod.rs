@@ -16,5 +16,6 @@ pub mod notifications_toggle;
 pub mod people;
 pub mod sidebar;
 pub mod sign_out;
+pub mod topic;
 pub mod typing_line;
 pub mod workspace;

@@ -146,6 +146,9 @@ pub struct Channel {
     pub name: ChannelName,
     pub created_by: DisplayName,
     pub created_at: Timestamp,
+    /// Absent when none was set (and from servers without topics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic>,
 }
 
 /// One message in a channel, as it is now. `seq` (the event that created

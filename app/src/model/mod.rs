@@ -92,6 +92,7 @@ mod attachment;
 mod message;
 mod names;
 mod people;
+mod topic;
 
 #[cfg(test)]
 mod tests;
@@ -100,5 +101,6 @@ pub use attachment::*;
 pub use message::*;
 pub use names::*;
 pub use people::*;
+pub use topic::*;
 
 use names::{is_invisible_or_bidi, PATH_SEGMENT};

@@ -4,7 +4,9 @@
 //! from the history's `head`, so nothing between the two is missed or doubled.
 
 use crate::api;
-use crate::components::{composer::Composer, message_log::MessageLog, typing_line::TypingLine};
+use crate::components::{
+    composer::Composer, message_log::MessageLog, topic::ChannelTopic, typing_line::TypingLine,
+};
 use crate::error::ApiError;
 use crate::model::{ChannelHistory, ChannelName, DisplayName};
 use crate::state::Chat;
@@ -160,6 +162,7 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
         <Title text=title/>
         <header class="channel-head">
             <h1>{heading}</h1>
+            <ChannelTopic channel=name.clone()/>
         </header>
         <MessageLog channel=name.clone()/>
         <TypingLine channel=name.clone()/>

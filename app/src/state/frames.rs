@@ -61,6 +61,16 @@ impl Chat {
                     log.last_seq = head;
                 }
             }),
+            ServerFrame::Topic(frame::Topic {
+                channel,
+                seq,
+                topic,
+                ..
+            }) => self.log.update(|log| {
+                if log.apply_change(&channel, seq, 0, |_| {}) {
+                    log.topic = topic;
+                }
+            }),
             ServerFrame::Error(err) => self.refused(err),
             ServerFrame::Pong | ServerFrame::Unknown => {}
         }

@@ -17,6 +17,8 @@ pub struct ChannelLog {
     pub messages: Vec<Message>,
     /// The `seq` of the last event applied; the socket resumes after it.
     pub last_seq: u64,
+    /// The channel's topic, as of `last_seq`.
+    pub topic: Option<Topic>,
 }
 
 impl ChannelLog {
@@ -29,6 +31,7 @@ impl ChannelLog {
             channel: Some(history.channel.name),
             messages: history.messages,
             last_seq,
+            topic: history.channel.topic,
         }
     }
 

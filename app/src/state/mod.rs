@@ -12,7 +12,7 @@
 
 use crate::model::{
     Attachment, Channel, ChannelHistory, ChannelName, ClientId, Conversation, DisplayName, Emoji,
-    Message, MessageBody, Person, PresenceStatus, Unread, UserInfo,
+    Message, MessageBody, Person, PresenceStatus, Topic, Unread, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;

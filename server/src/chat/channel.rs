@@ -24,7 +24,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// A channel event, with its frame serialized once (JSON text). `seq` 0
-/// marks an ephemeral notice (typing), sent to viewers but no event.
+/// marks an ephemeral notice (typing), sent to viewers but no event; `id`
+/// 0, a change to the channel itself (its topic), which no deletion
+/// takes out of the log.
 #[derive(Debug)]
 pub struct Event {
     pub seq: u64,
@@ -226,6 +228,16 @@ impl ChannelState {
                 };
                 Some(Event::of(seq, id, &ServerFrame::Reactions(frame)))
             }),
+            Change::Topic { topic, by } => {
+                self.info.topic = topic.clone();
+                let frame = frame::Topic {
+                    channel,
+                    seq,
+                    topic,
+                    by,
+                };
+                Some(Event::of(seq, 0, &ServerFrame::Topic(frame)))
+            }
         };
         if let Some(event) = &event {
             self.log_event(event.clone(), limits);

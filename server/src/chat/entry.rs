@@ -7,7 +7,7 @@
 
 use crate::chat::markup::Rendered;
 use crate::chat::TokenHash;
-use app::model::{Channel, ClientId, DisplayName, Emoji, Message, MessageBody, Timestamp};
+use app::model::{Channel, ClientId, DisplayName, Emoji, Message, MessageBody, Timestamp, Topic};
 use uuid::Uuid;
 
 /// One change to the chat.
@@ -90,14 +90,21 @@ pub enum Change {
         user: DisplayName,
         add: bool,
     },
+    /// The channel's topic is set (`None`: cleared) by `by`.
+    Topic {
+        topic: Option<Topic>,
+        by: DisplayName,
+    },
 }
 
 impl Change {
-    /// The message the change is about (its `seq`).
+    /// The message the change is about (its `seq`; 0 for a change to the
+    /// channel itself).
     pub fn id(&self) -> u64 {
         match self {
             Self::Posted(message) => message.seq,
             Self::Edited { id, .. } | Self::Deleted { id } | Self::Reacted { id, .. } => *id,
+            Self::Topic { .. } => 0,
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Rendered {
     pub mentions: Vec<DisplayName>,
 }
 
+/// A renderer: `render` or `render_inline`.
+pub type Renderer = fn(&str, &dyn Fn(&str) -> Option<DisplayName>) -> Rendered;
+
 /// Renders a message body (already validated as a `MessageBody`) to safe
 /// HTML. `lookup` answers whether a name (ignoring case) is a user's, and
 /// how that user spells it.
@@ -56,6 +59,21 @@ fn surely_plain(body: &str) -> bool {
         && body.bytes().all(|b| {
             !b.is_ascii() || b.is_ascii_alphanumeric() || PLAIN_PUNCTUATION.contains(b as char)
         })
+}
+
+/// Renders one line (a channel topic) to inline HTML only: emphasis,
+/// code, links and mentions; block markup (quotes, lists, paragraphs)
+/// keeps its text and loses its tags. Empty when plain text.
+pub fn render_inline(text: &str, lookup: &dyn Fn(&str) -> Option<DisplayName>) -> Rendered {
+    let (html, mentions) = markdown_html(text, lookup);
+    let clean = inline_sanitizer().clean(&html).to_string();
+    let clean = clean.trim();
+    let html = if clean.contains('<') {
+        clean.to_owned()
+    } else {
+        String::new()
+    };
+    Rendered { html, mentions }
 }
 
 /// `render` through the parser, for any body.
@@ -104,31 +122,44 @@ fn one_plain_paragraph(html: &str) -> bool {
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
     static SANITIZER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    SANITIZER.get_or_init(allowlist)
+}
+
+/// The chat subset's tags and attributes.
+fn allowlist() -> ammonia::Builder<'static> {
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .add_tags([
+            "p",
+            "br",
+            "strong",
+            "em",
+            "del",
+            "code",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "li",
+            "a",
+            "span",
+        ])
+        .add_allowed_classes("span", ["mention"])
+        .add_tag_attributes("a", ["href"])
+        .add_tag_attributes("ol", ["start"])
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer"))
+        .set_tag_attribute_value("a", "target", "_blank");
+    builder
+}
+
+fn inline_sanitizer() -> &'static ammonia::Builder<'static> {
+    static SANITIZER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     SANITIZER.get_or_init(|| {
-        let mut builder = ammonia::Builder::empty();
-        builder
-            .add_tags([
-                "p",
-                "br",
-                "strong",
-                "em",
-                "del",
-                "code",
-                "pre",
-                "blockquote",
-                "ul",
-                "ol",
-                "li",
-                "a",
-                "span",
-            ])
-            .add_allowed_classes("span", ["mention"])
-            .add_tag_attributes("a", ["href"])
-            .add_tag_attributes("ol", ["start"])
-            .url_schemes(HashSet::from(["http", "https", "mailto"]))
-            .url_relative(ammonia::UrlRelative::Deny)
-            .link_rel(Some("noopener noreferrer"))
-            .set_tag_attribute_value("a", "target", "_blank");
+        let mut builder = allowlist();
+        builder.rm_tags(["p", "br", "pre", "blockquote", "ul", "ol", "li"]);
+        builder.rm_tag_attributes("ol", ["start"]);
         builder
     })
 }
@@ -355,7 +386,8 @@ impl<'a> Iterator for Chat<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::{
-        markdown_html, render as render_with, render_parsed, sanitized, surely_plain, Rendered,
+        markdown_html, render as render_with, render_inline, render_parsed, sanitized,
+        surely_plain, Rendered,
     };
     use app::model::DisplayName;
 
@@ -579,6 +611,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_topic_renders_inline_only() {
+        let topic = |t: &str| render_inline(t, &lookup).html;
+        assert_eq!(topic("plain words"), "");
+        assert_eq!(
+            topic("Ship **Friday**, ask @alice"),
+            r#"Ship <strong>Friday</strong>, ask <span class="mention">@alice</span>"#
+        );
+        assert_eq!(topic("> quoted"), "");
+        assert_eq!(topic("- item with `code`"), "item with <code>code</code>");
+        assert_eq!(topic("<img src=x onerror=alert(1)>"), "");
     }
 
     #[test]

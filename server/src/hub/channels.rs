@@ -4,10 +4,12 @@
 use super::apply::frame_text;
 use super::{done, now, Hub, Joined, Live};
 use crate::chat::access;
-use crate::chat::{Entry, HubError};
+use crate::chat::markup;
+use crate::chat::{Change, Entry, HubError};
 use crate::log::Proposed;
 use app::model::{
-    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Unread, UserInfo,
+    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Topic, TopicText, Unread,
+    UserInfo,
 };
 use tokio::sync::broadcast;
 
@@ -32,6 +34,7 @@ impl Hub {
             name,
             created_by: by.display_name.clone(),
             created_at: now(),
+            topic: None,
         };
         let entry = Entry::Channel {
             key: channel.name.key(),
@@ -39,6 +42,45 @@ impl Hub {
             position: 0,
         };
         Ok((channel, self.propose(entry)?))
+    }
+
+    /// Sets `channel`'s topic (`None`: clears it), as any member may;
+    /// setting the topic it already has changes nothing.
+    pub fn set_topic(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        text: Option<TopicText>,
+    ) -> Result<(Channel, Proposed), HubError> {
+        let topic = text.map(|text| Topic {
+            html: self.render_by(text.as_str(), markup::render_inline).html,
+            text,
+            set_by: user.display_name.clone(),
+            set_at: now(),
+        });
+        let inner = self.lock();
+        let (key, room) = inner.state.door(Some(user.user_id), channel)?;
+        let same = match (&room.info.topic, &topic) {
+            (Some(now), Some(new)) => now.text == new.text,
+            (None, None) => true,
+            _ => false,
+        };
+        let mut info = room.info.clone();
+        drop(inner);
+        if same {
+            return Ok((info, done()));
+        }
+        info.topic = topic.clone();
+        let entry = Entry::Event {
+            key,
+            seq: 0,
+            change: Change::Topic {
+                topic,
+                by: user.display_name.clone(),
+            },
+            send: None,
+        };
+        Ok((info, self.propose(entry)?))
     }
 
     /// The private conversation of `user` with the user named `with`,

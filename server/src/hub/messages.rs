@@ -83,8 +83,13 @@ impl Hub {
     /// all up, and a second pass renders with the answers. A body with
     /// nothing to ask about (most are plain text) renders once.
     pub(super) fn render(&self, body: &str) -> Rendered {
+        self.render_by(body, markup::render)
+    }
+
+    /// `render` with another renderer of the same markup (a topic's).
+    pub(super) fn render_by(&self, body: &str, by: markup::Renderer) -> Rendered {
         let asked = std::cell::RefCell::new(Vec::new());
-        let first = markup::render(body, &|typed| {
+        let first = by(body, &|typed| {
             asked.borrow_mut().push(typed.to_owned());
             None
         });
@@ -99,7 +104,7 @@ impl Hub {
             })
             .collect();
         let found = self.lock().state.mentionable(keyed);
-        markup::render(body, &|typed| found.get(typed).cloned())
+        by(body, &|typed| found.get(typed).cloned())
     }
 
     /// Replaces the body of `user`'s own message `id`.

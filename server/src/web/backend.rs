@@ -9,7 +9,8 @@ use crate::web::limits::{retry_after_ms, Limits};
 use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{
-    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, Unread, UserInfo,
+    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, TopicText, Unread,
+    UserInfo,
 };
 use std::sync::Arc;
 
@@ -209,5 +210,28 @@ impl ChatBackend for HubBackend {
     ) -> Result<Vec<Conversation>, ApiError> {
         let user = self.signed_in(headers).await?;
         Ok(self.hub.conversations(&user))
+    }
+
+    async fn set_topic(
+        &self,
+        headers: &http::HeaderMap,
+        channel: &ChannelName,
+        topic: Option<TopicText>,
+    ) -> Result<Channel, ApiError> {
+        let user = self.signed_in(headers).await?;
+        // A topic costs what a message does: an event in every log.
+        if let Err(wait) = self.limits.check_message(user.user_id) {
+            let ms = retry_after_ms(wait);
+            return Err(ApiError::rate_limited(
+                format!(
+                    "you are changing topics too fast; try again in {} s",
+                    ms.div_ceil(1000)
+                ),
+                ms,
+            ));
+        }
+        let (channel, proposed) = self.hub.set_topic(&user, channel, topic)?;
+        self.hub.settled(proposed).await?;
+        Ok(channel)
     }
 }

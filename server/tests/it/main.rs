@@ -24,4 +24,5 @@ mod reading;
 mod security;
 mod sessions;
 mod structure;
+mod topics;
 mod websocket;

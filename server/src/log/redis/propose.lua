@@ -69,7 +69,7 @@ elseif op == 'read' then
   redis.call('HSET', reads, key, seq)
   return {'ok', append(0), 0}
 else
-  -- an event: 'post', 'delete' or 'change'
+  -- an event: 'post', 'delete', 'topic' or 'change'
   local key, user, client_id, window = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
   if redis.call('HEXISTS', P .. 'channels', key) == 0 then return {'unknown_channel', 0, 0} end
   local sent, sentq = P .. 'sent:' .. user, P .. 'sentq:' .. user
@@ -114,6 +114,9 @@ else
   elseif op == 'delete' then
     redis.call('LREM', posts, 0, ARGV[9])
     drop_files(key, ARGV[9])
+  elseif op == 'topic' then
+    -- Kept beside the events: trimming them must not take the topic.
+    redis.call('HSET', P .. 'topics', key, json)
   end
   return {'ok', append(seq), seq}
 end

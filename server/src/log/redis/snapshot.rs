@@ -22,7 +22,13 @@ pub struct Fetched {
     pub state: Snapshot,
 }
 
-type RawChannel = (String, String, u64, Vec<(String, Vec<String>)>);
+type RawChannel = (
+    String,
+    String,
+    u64,
+    Vec<(String, Vec<String>)>,
+    Option<String>,
+);
 type RawSnapshot = (
     u64,
     String,
@@ -92,10 +98,20 @@ pub async fn fetch(conn: &mut ConnectionManager) -> Result<Fetched, Fetch> {
 }
 
 /// One channel and its retained events, oldest first.
-fn channel((key, json, head, events): RawChannel) -> Result<Option<ChannelSnapshot>, Fetch> {
-    let Entry::Channel { channel, .. } = parse(&json)? else {
+fn channel((key, json, head, events, topic): RawChannel) -> Result<Option<ChannelSnapshot>, Fetch> {
+    let Entry::Channel { mut channel, .. } = parse(&json)? else {
         return Ok(None);
     };
+    // The latest topic, kept apart from the events (which are trimmed).
+    if let Some(json) = topic {
+        if let Entry::Event {
+            change: Change::Topic { topic, .. },
+            ..
+        } = parse(&json)?
+        {
+            channel.topic = topic;
+        }
+    }
     let mut decoded = Vec::with_capacity(events.len());
     for (id, fields) in events {
         let seq = log_position(&id).ok_or_else(|| Fetch::Corrupt(format!("event id {id}")))?;

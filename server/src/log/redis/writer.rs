@@ -204,6 +204,7 @@ fn event_arguments(
             args.push(id.to_string());
             "delete"
         }
+        Change::Topic { .. } => "topic",
         _ => "change",
     };
     (op, args)

@@ -357,6 +357,7 @@ mod replay {
                 name: name.clone(),
                 created_by: alice.clone(),
                 created_at: at,
+                topic: None,
             },
             position: 0,
         };

@@ -15,7 +15,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Entry `i` takes `user_version` from `i` to `i + 1`: 1, the first
 /// schema; 2, edits and reactions; 3, attachments (JSON; the files
 /// themselves in `FILES_DIR`); 4, read positions and when each user
-/// signed up; 5, when each session was last used; 6, the journal.
+/// signed up; 5, when each session was last used; 6, the journal; 7,
+/// channel topics.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("schema/1.sql"),
     include_str!("schema/2.sql"),
@@ -23,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("schema/4.sql"),
     include_str!("schema/5.sql"),
     include_str!("schema/6.sql"),
+    include_str!("schema/7.sql"),
 ];
 
 /// Brings the database up to `SCHEMA_VERSION`, one transaction per step.

@@ -143,16 +143,29 @@ fn sends(db: &Reader<'_>) -> Result<Vec<RememberedSend>, StoreError> {
 }
 
 fn channels(db: &Reader<'_>) -> Result<Vec<ChannelSnapshot>, StoreError> {
-    let rows: Vec<(String, String, String, String, i64)> = db.rows(
-        "SELECT name_key, name, created_by, created_at, head FROM channels ORDER BY position",
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    type Row = (String, String, String, String, i64, Option<String>);
+    let rows: Vec<Row> = db.rows(
+        "SELECT name_key, name, created_by, created_at, head, topic FROM channels
+         ORDER BY position",
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        },
     )?;
     let mut channels = Vec::with_capacity(rows.len());
-    for (key, name, created_by, created_at, head) in rows {
+    for (key, name, created_by, created_at, head, topic) in rows {
         let channel = Channel {
             name: ChannelName::parse(&name).map_err(|e| db.corrupt(e))?,
             created_by: db.name(&created_by)?,
             created_at: db.timestamp(created_at)?,
+            topic: (topic.map(|json| serde_json::from_str(&json)).transpose())
+                .map_err(|e| db.corrupt(e))?,
         };
         let messages = messages(db, &key, &channel.name)?;
         channels.push(ChannelSnapshot {

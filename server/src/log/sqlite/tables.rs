@@ -212,6 +212,17 @@ fn write_change(tx: &Transaction<'_>, key: &str, change: &Change) -> rusqlite::R
                 params![key, *id as i64, emoji.as_str(), user.as_str()],
             )?;
         }
+        Change::Topic { topic, .. } => {
+            // Serializing a plain struct cannot fail.
+            let topic = topic
+                .as_ref()
+                .map(|t| serde_json::to_string(t).unwrap_or_default());
+            run(
+                tx,
+                "UPDATE channels SET topic = ?2 WHERE name_key = ?1",
+                params![key, topic],
+            )?;
+        }
     }
     Ok(())
 }
