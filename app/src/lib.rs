@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Workspace ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("c/:channel") view=ChannelPage ssr=SsrMode::Async/>
+                    <Route path=path!("c/:channel/:seq") view=ChannelPage ssr=SsrMode::Async/>
                     <Route path=path!("dm/:name") view=ConversationPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

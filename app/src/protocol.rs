@@ -7,7 +7,7 @@
 
 use crate::model::{
     AttachmentId, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    PresenceStatus, Reaction, Timestamp, UserInfo,
+    PresenceStatus, Reaction, Replies, ReplyTo, Timestamp, UserInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,13 @@ pub enum ClientFrame {
         /// Files uploaded by this user (`POST /api/upload`), not yet sent.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachments: Vec<AttachmentId>,
+        /// A reply in the thread of message `root` of `channel`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<ReplyTo>,
     },
+    /// Open the thread of message `root` of the viewed channel: answered
+    /// with a `thread` frame, after which its events come live.
+    Thread { channel: ChannelName, root: u64 },
     /// Replace the body of one's own message `id` (its `seq`).
     Edit {
         channel: ChannelName,
@@ -63,8 +69,8 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The frame types a client may send (for `unknown_type` errors).
-    pub const TYPES: [&'static str; 9] = [
-        "join", "send", "edit", "delete", "react", "read", "away", "typing", "ping",
+    pub const TYPES: [&'static str; 10] = [
+        "join", "send", "thread", "edit", "delete", "react", "read", "away", "typing", "ping",
     ];
 }
 
@@ -165,6 +171,8 @@ pub enum ServerFrame {
     Presence(frame::Presence),
     Typing(frame::Typing),
     Topic(frame::Topic),
+    Reply(frame::Reply),
+    Thread(frame::Thread),
     Pong,
     /// A frame type this client does not know: ignored.
     Unknown,
@@ -214,12 +222,36 @@ pub mod frame {
         pub edited_at: Timestamp,
     }
 
-    /// Message `id` is gone (event `seq`).
+    /// Message `id` is gone (event `seq`). A reply names its thread's
+    /// `root` and the thread's summary after it (`thread` absent: no
+    /// replies left). A thread's first message takes its replies with it.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Deleted {
         pub channel: ChannelName,
         pub seq: u64,
         pub id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub root: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub thread: Option<Replies>,
+    }
+
+    /// A reply (event `message.seq`) in the thread of
+    /// `message.reply_to.root`, whose summary is now `thread`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Reply {
+        pub message: Message,
+        pub thread: Replies,
+    }
+
+    /// The answer to a client's `thread`: the thread's first message and
+    /// its replies (oldest first) as of `head`; its later events follow.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Thread {
+        pub channel: ChannelName,
+        pub head: u64,
+        pub root: Message,
+        pub replies: Vec<Message>,
     }
 
     /// Message `id`'s reactions are now `reactions` (event `seq`).
@@ -313,6 +345,8 @@ impl ServerFrame {
             "presence" => Self::Presence(from_str(text)?),
             "typing" => Self::Typing(from_str(text)?),
             "topic" => Self::Topic(from_str(text)?),
+            "reply" => Self::Reply(from_str(text)?),
+            "thread" => Self::Thread(from_str(text)?),
             "pong" => Self::Pong,
             _ => Self::Unknown,
         })
@@ -413,6 +447,7 @@ mod tests {
                 client_id: ClientId::parse("c1").unwrap(),
                 body: MessageBody::parse("hi").unwrap(),
                 attachments: Vec::new(),
+                reply_to: None,
             }
         );
     }
@@ -424,6 +459,10 @@ mod tests {
             client_id: ClientId::random(),
             body: MessageBody::parse("<b>x</b>").unwrap(),
             attachments: vec![AttachmentId::parse(&"ab".repeat(16)).unwrap()],
+            reply_to: Some(ReplyTo {
+                root: 7,
+                also_in_channel: true,
+            }),
         };
         let text = serde_json::to_string(&frame).unwrap();
         assert_eq!(decode_client_frame(&text).unwrap(), frame);
@@ -512,6 +551,8 @@ mod tests {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachments: Vec::new(),
+            reply_to: None,
+            replies: None,
         });
         assert_eq!(
             json(&frame),
@@ -615,6 +656,25 @@ mod tests {
             reactions: reactions.clone(),
             mentions: vec![bob.clone()],
             attachments: vec![],
+            reply_to: None,
+            replies: Some(Replies {
+                count: 2,
+                last_at: Some(at),
+            }),
+        };
+        let reply = Message {
+            seq: 12,
+            reply_to: Some(ReplyTo {
+                root: 7,
+                also_in_channel: false,
+            }),
+            replies: None,
+            reactions: vec![],
+            mentions: vec![],
+            html: String::new(),
+            edited_at: None,
+            body: MessageBody::parse("yes").unwrap(),
+            ..message.clone()
         };
         let mut error = ErrorFrame::new(ErrorCode::RateLimited, "slow down");
         error.client_id = Some("c-1".into());
@@ -637,7 +697,7 @@ mod tests {
                 channel: channel.clone(),
                 head: 9,
             }),
-            ServerFrame::Message(message),
+            ServerFrame::Message(message.clone()),
             ServerFrame::Edited(frame::Edited {
                 channel: channel.clone(),
                 seq: 8,
@@ -650,7 +710,12 @@ mod tests {
             ServerFrame::Deleted(frame::Deleted {
                 channel: channel.clone(),
                 seq: 9,
-                id: 7,
+                id: 8,
+                root: Some(7),
+                thread: Some(Replies {
+                    count: 1,
+                    last_at: Some(at),
+                }),
             }),
             ServerFrame::Reactions(frame::Reactions {
                 channel: channel.clone(),
@@ -681,7 +746,7 @@ mod tests {
                 user: bob.clone(),
             }),
             ServerFrame::Topic(frame::Topic {
-                channel,
+                channel: channel.clone(),
                 seq: 11,
                 topic: Some(Topic {
                     text: TopicText::parse("Release *Friday*").unwrap(),
@@ -690,6 +755,19 @@ mod tests {
                     set_at: at,
                 }),
                 by: bob,
+            }),
+            ServerFrame::Reply(frame::Reply {
+                message: reply.clone(),
+                thread: Replies {
+                    count: 2,
+                    last_at: Some(at),
+                },
+            }),
+            ServerFrame::Thread(frame::Thread {
+                channel,
+                head: 12,
+                root: message.clone(),
+                replies: vec![reply],
             }),
             ServerFrame::Pong,
         ]
@@ -721,8 +799,10 @@ mod tests {
             ServerFrame::Presence(_) => 10,
             ServerFrame::Typing(_) => 11,
             ServerFrame::Topic(_) => 12,
-            ServerFrame::Pong => 13,
-            ServerFrame::Unknown => 14,
+            ServerFrame::Reply(_) => 13,
+            ServerFrame::Thread(_) => 14,
+            ServerFrame::Pong => 15,
+            ServerFrame::Unknown => 16,
         }
     }
 
@@ -735,9 +815,9 @@ mod tests {
             r#"{"type":"welcome","user":{"user_id":"0c6a3e1e-5d2b-4f7e-9a41-3f0d8b2c7e11","display_name":"bob"},"server_id":"s-1"}"#,
             r#"{"type":"reset","channel":"random"}"#,
             r#"{"type":"joined","channel":"random","head":9}"#,
-            r#"{"type":"message","channel":"random","seq":7,"author":"bob","body":"**hi** @bob","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","html":"<p><strong>hi</strong> @bob</p>","edited_at":"2026-11-25T12:00:00.123Z","reactions":[{"emoji":"👍","users":["bob"]}],"mentions":["bob"]}"#,
+            r#"{"type":"message","channel":"random","seq":7,"author":"bob","body":"**hi** @bob","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","html":"<p><strong>hi</strong> @bob</p>","edited_at":"2026-11-25T12:00:00.123Z","reactions":[{"emoji":"👍","users":["bob"]}],"mentions":["bob"],"replies":{"count":2,"last_at":"2026-11-25T12:00:00.123Z"}}"#,
             r#"{"type":"edited","channel":"random","seq":8,"id":7,"body":"*edited* @bob","html":"<p><em>edited</em> @bob</p>","mentions":["bob"],"edited_at":"2026-11-25T12:00:00.123Z"}"#,
-            r#"{"type":"deleted","channel":"random","seq":9,"id":7}"#,
+            r#"{"type":"deleted","channel":"random","seq":9,"id":8,"root":7,"thread":{"count":1,"last_at":"2026-11-25T12:00:00.123Z"}}"#,
             r#"{"type":"reactions","channel":"random","seq":10,"id":7,"reactions":[{"emoji":"👍","users":["bob"]}]}"#,
             r#"{"type":"ack","client_id":"c-1","channel":"random","seq":7}"#,
             r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":"c-1","channel":"random","retry_after_ms":250,"id":7}"#,
@@ -745,13 +825,15 @@ mod tests {
             r#"{"type":"presence","user":"bob","status":"away"}"#,
             r#"{"type":"typing","channel":"random","user":"bob"}"#,
             r#"{"type":"topic","channel":"random","seq":11,"topic":{"text":"Release *Friday*","html":"Release <em>Friday</em>","set_by":"bob","set_at":"2026-11-25T12:00:00.123Z"},"by":"bob"}"#,
+            r#"{"type":"reply","message":{"channel":"random","seq":12,"author":"bob","body":"yes","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","reply_to":{"root":7}},"thread":{"count":2,"last_at":"2026-11-25T12:00:00.123Z"}}"#,
+            r#"{"type":"thread","channel":"random","head":12,"root":{"channel":"random","seq":7,"author":"bob","body":"**hi** @bob","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","html":"<p><strong>hi</strong> @bob</p>","edited_at":"2026-11-25T12:00:00.123Z","reactions":[{"emoji":"👍","users":["bob"]}],"mentions":["bob"],"replies":{"count":2,"last_at":"2026-11-25T12:00:00.123Z"}},"replies":[{"channel":"random","seq":12,"author":"bob","body":"yes","sent_at":"2026-11-25T12:00:00.123Z","client_id":"c-1","reply_to":{"root":7}}]}"#,
             r#"{"type":"pong"}"#,
         ];
         let frames = every_server_frame();
         let kinds: Vec<usize> = frames.iter().map(variant).collect();
         assert_eq!(
             kinds,
-            (0..14).collect::<Vec<_>>(),
+            (0..16).collect::<Vec<_>>(),
             "one frame of every type a server sends, in order"
         );
         for (frame, text) in frames.iter().zip(expected) {

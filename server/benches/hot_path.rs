@@ -21,6 +21,8 @@ fn message(seq: u64) -> Message {
         reactions: Vec::new(),
         mentions: Vec::new(),
         attachments: Vec::new(),
+        reply_to: None,
+        replies: None,
     }
 }
 
@@ -52,6 +54,7 @@ fn draft(channel: &ChannelName, client_id: ClientId, body: &MessageBody) -> Draf
         client_id,
         body: body.clone(),
         attachments: Vec::new(),
+        reply_to: None,
     }
 }
 

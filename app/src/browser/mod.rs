@@ -17,6 +17,8 @@ pub mod upload;
 pub const STORAGE_DISPLAY_NAME: &str = "flack.display_name";
 /// localStorage key of the channel the user was last in.
 pub const STORAGE_CHANNEL: &str = "flack.channel";
+/// localStorage key of the thread open there, as `<root seq> <channel>`.
+pub const STORAGE_THREAD: &str = "flack.thread";
 
 /// Whether the user can see this tab (always "yes" on the server).
 pub fn tab_visible() -> bool {
@@ -83,7 +85,66 @@ pub fn forget_identity() {
         use gloo_storage::Storage;
         gloo_storage::LocalStorage::delete(STORAGE_DISPLAY_NAME);
         gloo_storage::LocalStorage::delete(STORAGE_CHANNEL);
+        gloo_storage::LocalStorage::delete(STORAGE_THREAD);
     }
+}
+
+/// Remembers which thread is open in `channel` (`None`: none), for the
+/// next visit.
+pub fn remember_thread(channel: &ChannelName, root: Option<u64>) {
+    #[cfg(feature = "browser")]
+    {
+        use gloo_storage::Storage;
+        match root {
+            Some(root) => {
+                let _ =
+                    gloo_storage::LocalStorage::set(STORAGE_THREAD, format!("{root} {channel}"));
+            }
+            None => gloo_storage::LocalStorage::delete(STORAGE_THREAD),
+        }
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = (channel, root);
+}
+
+/// The thread that was open in `channel` last time, if any.
+pub fn remembered_thread(channel: &ChannelName) -> Option<u64> {
+    #[cfg(feature = "browser")]
+    {
+        use gloo_storage::Storage;
+        let raw: String = gloo_storage::LocalStorage::get(STORAGE_THREAD).ok()?;
+        let (root, name) = raw.split_once(' ')?;
+        (name == channel.as_str()).then(|| root.parse().ok())?
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = channel;
+        None
+    }
+}
+
+/// Puts `text` on the clipboard (a no-op where the browser refuses).
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "browser")]
+    {
+        let clipboard = leptos::prelude::window().navigator().clipboard();
+        let _ = clipboard.write_text(text);
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = text;
+}
+
+/// This page's origin (`https://chat.example.com`; empty on the server).
+pub fn origin() -> String {
+    #[cfg(feature = "browser")]
+    {
+        leptos::prelude::window()
+            .location()
+            .origin()
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "browser"))]
+    String::new()
 }
 
 /// Runs `then` after `ms` milliseconds (never on the server).

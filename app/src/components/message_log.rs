@@ -27,10 +27,14 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
         unseen.set(false);
     };
 
-    // After every change to the log: follow it if the reader was at the bottom.
+    // After every change to the log: follow it if the reader was at the
+    // bottom, and not reading a message a link pointed at.
     Effect::new(move |_| {
         chat.log.with(|log| log.messages.len());
         chat.outbox.with(Vec::len);
+        if chat.focus.get_untracked().is_some() {
+            at_bottom.set(false);
+        }
         if at_bottom.get_untracked() {
             scroll_to_bottom();
             if crate::browser::tab_visible() {
@@ -108,11 +112,11 @@ pub fn MessageLog(channel: ChannelName) -> impl IntoView {
     }
 }
 
-/// This user's unsent messages in `channel`.
+/// This user's unsent messages in `channel` (replies show in their thread).
 fn pending_in(chat: Chat, channel: &ChannelName) -> Vec<Outgoing> {
     (chat.outbox).with(|o| {
         (o.iter())
-            .filter(|item| &item.channel == channel)
+            .filter(|item| &item.channel == channel && item.reply_to.is_none())
             .cloned()
             .collect()
     })

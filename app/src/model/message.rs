@@ -177,9 +177,53 @@ pub struct Message {
     pub mentions: Vec<DisplayName>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// A reply: the thread it is in (absent: a message of the channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// A thread's first message: its replies so far (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Replies>,
 }
 
+/// Where a reply belongs: the thread of message `root`; `also_in_channel`
+/// when it was also sent to the channel ("Also send to #channel"), where it
+/// then counts among the channel's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub root: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_in_channel: bool,
+}
+
+/// A thread's summary on its first message: how many replies it has
+/// (every one posted and not deleted) and when the latest came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Replies {
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<Timestamp>,
+}
+
+/// How many replies a thread keeps (besides those also sent to the
+/// channel, which the channel keeps).
+pub const THREAD_LEN: usize = 100;
+
 impl Message {
+    /// The message's stable address: `/c/<channel>/<seq>`, and for a reply
+    /// `?thread=<root>` (the thread opens with it).
+    pub fn path(&self) -> String {
+        let at = format!("{}/{}", self.channel.path(), self.seq);
+        match self.reply_to {
+            Some(to) => format!("{at}?thread={}", to.root),
+            None => at,
+        }
+    }
+
+    /// A reply kept in its thread only (not also in the channel).
+    pub fn in_thread_only(&self) -> bool {
+        self.reply_to.is_some_and(|r| !r.also_in_channel)
+    }
+
     /// Takes an edit: what an `edited` event carries.
     pub fn apply_edit(
         &mut self,

@@ -1,18 +1,22 @@
 //! `/c/:channel` and `/dm/:name`: a channel's (or conversation's) history
-//! and live messages, and the composer.
+//! and live messages, and the composer; `/c/:channel/:seq` the same, at
+//! message `seq` (a link to a message); `?thread=<seq>` opens that
+//! message's thread beside it.
 //! The server renders the history; in the browser the socket continues it
 //! from the history's `head`, so nothing between the two is missed or doubled.
 
 use crate::api;
+use crate::browser;
 use crate::components::{
-    composer::Composer, message_log::MessageLog, topic::ChannelTopic, typing_line::TypingLine,
+    composer::Composer, message_log::MessageLog, thread_panel::ThreadPanel, topic::ChannelTopic,
+    typing_line::TypingLine,
 };
 use crate::error::ApiError;
 use crate::model::{ChannelHistory, ChannelName, DisplayName};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn ChannelPage() -> impl IntoView {
@@ -158,14 +162,69 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
             base
         }
     };
+    follow_the_url(chat, &name);
     view! {
         <Title text=title/>
-        <header class="channel-head">
-            <h1>{heading}</h1>
-            <ChannelTopic channel=name.clone()/>
-        </header>
-        <MessageLog channel=name.clone()/>
-        <TypingLine channel=name.clone()/>
-        <Composer channel=name/>
+        <div class="channel-pane">
+            <div class="channel-main">
+                <header class="channel-head">
+                    <h1>{heading}</h1>
+                    <ChannelTopic channel=name.clone()/>
+                </header>
+                <MessageLog channel=name.clone()/>
+                <TypingLine channel=name.clone()/>
+                <Composer channel=name.clone()/>
+            </div>
+            <ThreadPanel channel=name/>
+        </div>
     }
+}
+
+/// What the URL says beyond the channel: the message a link points at
+/// (`/:seq`, focused; if it left the window, the page says so) and the
+/// open thread (`?thread=`, remembered for the next visit).
+fn follow_the_url(chat: Chat, name: &ChannelName) {
+    let params = use_params_map();
+    let query = use_query_map();
+    let focus = Memo::new(move |_| params.read().get("seq").and_then(|s| s.parse::<u64>().ok()));
+    let thread = Memo::new(move |_| {
+        query
+            .read()
+            .get("thread")
+            .and_then(|s| s.parse::<u64>().ok())
+    });
+    let channel = name.clone();
+    Effect::new(move |_| {
+        match thread.get() {
+            Some(root) => chat.open_thread(root),
+            None => chat.close_thread(),
+        }
+        browser::remember_thread(&channel, thread.get());
+    });
+    let label = if name.is_conversation() {
+        "this conversation".to_owned()
+    } else {
+        format!("#{name}")
+    };
+    Effect::new(move |_| chat.focus.set(focus.get()));
+    let reported = StoredValue::new(None::<u64>);
+    Effect::new(move |_| {
+        let Some(seq) = focus.get().filter(|seq| reported.get_value() != Some(*seq)) else {
+            return;
+        };
+        let gone = chat.log.with(|log| match (thread.get(), &log.thread) {
+            (None, _) => !log.messages.iter().any(|m| m.seq == seq),
+            (Some(_), Some(view)) if view.loaded => {
+                view.first.as_ref().is_none_or(|m| m.seq != seq)
+                    && !view.replies.iter().any(|m| m.seq == seq)
+            }
+            _ => false,
+        });
+        if gone {
+            reported.set_value(Some(seq));
+            chat.notice.set(Some(format!(
+                "That message is no longer here: {label} keeps its last 100 messages (and threads their last 100 replies), or it was deleted."
+            )));
+        }
+    });
 }

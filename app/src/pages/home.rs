@@ -30,6 +30,10 @@ pub fn HomePage() -> impl IntoView {
         } else {
             channel.path()
         };
+        let path = match browser::remembered_thread(&channel) {
+            Some(root) => format!("{path}?thread={root}"),
+            None => path,
+        };
         navigate(
             &path,
             NavigateOptions {

@@ -7,7 +7,7 @@
 
 use super::Chat;
 use crate::browser;
-use crate::model::{ClientId, Message, UserInfo};
+use crate::model::{ClientId, Message, Replies, UserInfo};
 use crate::protocol::{frame, ErrorCode, ErrorFrame, ServerFrame};
 use leptos::prelude::*;
 
@@ -37,11 +37,30 @@ impl Chat {
                 edited_at,
             }) => self.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| {
-                    m.apply_edit(body, html, mentions, edited_at)
+                    m.apply_edit(body.clone(), html.clone(), mentions.clone(), edited_at)
                 });
             }),
-            ServerFrame::Deleted(frame::Deleted { channel, seq, id }) => self.log.update(|log| {
-                log.apply_delete(&channel, seq, id);
+            ServerFrame::Deleted(frame::Deleted {
+                channel,
+                seq,
+                id,
+                root,
+                thread,
+            }) => self.log.update(|log| {
+                log.apply_delete(&channel, seq, id, root, thread);
+            }),
+            ServerFrame::Reply(frame::Reply { message, thread }) => {
+                self.reply_arrived(message, thread)
+            }
+            ServerFrame::Thread(frame::Thread {
+                channel,
+                head,
+                root,
+                replies,
+            }) => self.log.update(|log| {
+                if log.shows(&channel) {
+                    log.load_thread(head, root, replies);
+                }
             }),
             ServerFrame::Reactions(frame::Reactions {
                 channel,
@@ -49,18 +68,21 @@ impl Chat {
                 id,
                 reactions,
             }) => self.log.update(|log| {
-                log.apply_change(&channel, seq, id, |m| m.reactions = reactions);
+                log.apply_change(&channel, seq, id, |m| m.reactions = reactions.clone());
             }),
             ServerFrame::Reset(frame::Reset { channel }) => self.log.update(|log| {
                 if log.shows(&channel) {
                     log.reset();
                 }
             }),
-            ServerFrame::Joined(frame::Joined { channel, head }) => self.log.update(|log| {
-                if log.shows(&channel) && head > log.last_seq {
-                    log.last_seq = head;
-                }
-            }),
+            ServerFrame::Joined(frame::Joined { channel, head }) => {
+                self.log.update(|log| {
+                    if log.shows(&channel) && head > log.last_seq {
+                        log.last_seq = head;
+                    }
+                });
+                self.ask_for_thread();
+            }
             ServerFrame::Topic(frame::Topic {
                 channel,
                 seq,
@@ -95,6 +117,45 @@ impl Chat {
     }
 
     fn message_arrived(self, message: Message) {
+        self.outbox_answered_by(&message);
+        let mut shown = false;
+        self.log.update(|log| {
+            shown = log.apply(message.clone());
+        });
+        if shown {
+            self.notify_message(&message);
+        }
+    }
+
+    fn reply_arrived(self, message: Message, thread: Replies) {
+        self.outbox_answered_by(&message);
+        let mut shown = false;
+        self.log.update(|log| {
+            shown = log.apply_reply(message.clone(), thread);
+        });
+        if shown {
+            self.notify_message(&message);
+        }
+    }
+
+    /// The open thread's request was refused: it no longer exists.
+    fn thread_refused(self, err: &ErrorFrame) -> bool {
+        let open = self.log.with_untracked(|log| {
+            (log.thread.as_ref()).is_some_and(|v| !v.loaded && err.id == Some(v.root))
+        });
+        let refused = open && err.client_id.is_none() && err.code == ErrorCode::UnknownMessage;
+        if refused {
+            self.log.update(|log| {
+                if let Some(view) = log.thread.as_mut() {
+                    view.missing = true;
+                }
+            });
+        }
+        refused
+    }
+
+    /// This user's own message arrived: its pending line goes.
+    fn outbox_answered_by(self, message: &Message) {
         if let Some(id) = &message.client_id {
             let mine = self
                 .user
@@ -102,13 +163,6 @@ impl Chat {
             if mine {
                 self.answered(id, |o| o.retain(|item| &item.client_id != id));
             }
-        }
-        let mut shown = false;
-        self.log.update(|log| {
-            shown = log.apply(message.clone());
-        });
-        if shown {
-            self.notify_message(&message);
         }
     }
 
@@ -133,6 +187,9 @@ impl Chat {
     }
 
     fn refused(self, err: ErrorFrame) {
+        if self.thread_refused(&err) {
+            return;
+        }
         let id = (err.client_id.as_deref()).and_then(|id| ClientId::parse(id).ok());
         if err.code == ErrorCode::RateLimited {
             if let Some(id) = id {

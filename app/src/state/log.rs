@@ -19,6 +19,8 @@ pub struct ChannelLog {
     pub last_seq: u64,
     /// The channel's topic, as of `last_seq`.
     pub topic: Option<Topic>,
+    /// The thread open beside the channel, if any.
+    pub thread: Option<ThreadView>,
 }
 
 impl ChannelLog {
@@ -32,6 +34,7 @@ impl ChannelLog {
             messages: history.messages,
             last_seq,
             topic: history.channel.topic,
+            thread: None,
         }
     }
 
@@ -45,12 +48,17 @@ impl ChannelLog {
             return false;
         }
         self.last_seq = message.seq;
+        self.push(message);
+        true
+    }
+
+    /// Adds a message to the channel's, keeping `CLIENT_LOG_MAX`.
+    pub(super) fn push(&mut self, message: Message) {
         self.messages.push(message);
         if self.messages.len() > CLIENT_LOG_MAX {
             let excess = self.messages.len() - CLIENT_LOG_MAX;
             self.messages.drain(..excess);
         }
-        true
     }
 
     /// Applies an event about message `id` (an edit or new reactions) if it
@@ -61,7 +69,7 @@ impl ChannelLog {
         channel: &ChannelName,
         seq: u64,
         id: u64,
-        change: impl FnOnce(&mut Message),
+        change: impl Fn(&mut Message),
     ) -> bool {
         if !self.shows(channel) || seq <= self.last_seq {
             return false;
@@ -70,16 +78,28 @@ impl ChannelLog {
         if let Some(message) = self.messages.iter_mut().find(|m| m.seq == id) {
             change(message);
         }
+        self.change_in_thread(seq, id, &change);
         true
     }
 
-    /// Removes message `id` if the deletion belongs to this log and is new.
-    pub fn apply_delete(&mut self, channel: &ChannelName, seq: u64, id: u64) -> bool {
+    /// Removes message `id` if the deletion belongs to this log and is new
+    /// (a reply names its thread's `root` and the thread's new summary).
+    pub fn apply_delete(
+        &mut self,
+        channel: &ChannelName,
+        seq: u64,
+        id: u64,
+        root: Option<u64>,
+        thread: Option<Replies>,
+    ) -> bool {
         if !self.shows(channel) || seq <= self.last_seq {
             return false;
         }
         self.last_seq = seq;
+        // Replies also sent here stay when their thread's first message
+        // goes, as the server keeps them.
         self.messages.retain(|m| m.seq != id);
+        self.delete_in_thread(seq, id, root, thread);
         true
     }
 
@@ -88,10 +108,14 @@ impl ChannelLog {
         self.messages.iter().rev().find(|m| &m.author == author)
     }
 
-    /// Forgets what was shown; the server's recent history follows.
+    /// Forgets what was shown; the server's recent history follows (and
+    /// the open thread is asked for again).
     pub fn reset(&mut self) {
         self.messages.clear();
         self.last_seq = 0;
+        if let Some(view) = self.thread.as_mut() {
+            *view = ThreadView::of(view.root);
+        }
     }
 }
 
@@ -113,6 +137,8 @@ mod tests {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachments: Vec::new(),
+            reply_to: None,
+            replies: None,
         }
     }
 
@@ -175,19 +201,19 @@ mod tests {
         assert!(edit(&mut log, 3));
         assert_eq!(log.messages[0].body.as_str(), "edited");
         assert!(!edit(&mut log, 3), "a replayed event is ignored");
-        assert!(log.apply_delete(&general, 4, 2));
+        assert!(log.apply_delete(&general, 4, 2, None, None));
         assert!(
-            !log.apply_delete(&general, 4, 1),
+            !log.apply_delete(&general, 4, 1, None, None),
             "a replayed deletion is ignored"
         );
         assert_eq!(log.messages.len(), 1);
         assert!(
-            log.apply_delete(&general, 5, 99),
+            log.apply_delete(&general, 5, 99, None, None),
             "unknown ids only move last_seq"
         );
         assert_eq!(log.last_seq, 5);
         let random = ChannelName::parse("random").unwrap();
-        assert!(!log.apply_delete(&random, 6, 1));
+        assert!(!log.apply_delete(&random, 6, 1, None, None));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use crate::model::{
     Attachment, Channel, ChannelHistory, ChannelName, ClientId, Conversation, DisplayName, Emoji,
-    Message, MessageBody, Person, PresenceStatus, Topic, Unread, UserInfo,
+    Message, MessageBody, Person, PresenceStatus, Replies, ReplyTo, Topic, Unread, UserInfo,
 };
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
@@ -22,9 +22,11 @@ mod frames;
 mod log;
 mod outbox;
 pub mod session;
+mod thread;
 
 pub use log::{ChannelLog, CLIENT_LOG_MAX};
 pub use outbox::Outgoing;
+pub use thread::ThreadView;
 
 /// What the connection-status element says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +91,9 @@ pub struct Chat {
     pub notify: RwSignal<bool>,
     /// This user's private conversations.
     pub conversations: RwSignal<Vec<Conversation>>,
+    /// The message a link points at (`/c/<channel>/<seq>`): scrolled into
+    /// view and highlighted.
+    pub focus: RwSignal<Option<u64>>,
 }
 
 /// Someone typing in a channel, shown until `until` (ms since the epoch).
@@ -122,6 +127,7 @@ impl Chat {
             read_sent: RwSignal::new(0),
             notify: RwSignal::new(false),
             conversations: RwSignal::new(Vec::new()),
+            focus: RwSignal::new(None),
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Outgoing {
     /// Sent and not answered yet (or throttled, waiting to be sent again):
     /// the outbox sends nothing after it meanwhile.
     pub in_flight: bool,
+    /// A reply: the thread it goes in.
+    pub reply_to: Option<ReplyTo>,
 }
 
 impl Outgoing {
@@ -31,12 +33,21 @@ impl Outgoing {
             client_id: self.client_id.clone(),
             body: self.body.clone(),
             attachments: self.attachments.iter().map(|a| a.id.clone()).collect(),
+            reply_to: self.reply_to,
         }
     }
 }
 
 impl Chat {
-    pub fn send(&self, channel: ChannelName, body: MessageBody, attachments: Vec<Attachment>) {
+    /// Queues a message (a reply with `reply_to`); it shows as pending
+    /// until the server acknowledges it, and goes out in its turn (`pump`).
+    pub fn send(
+        &self,
+        channel: ChannelName,
+        body: MessageBody,
+        attachments: Vec<Attachment>,
+        reply_to: Option<ReplyTo>,
+    ) {
         let outgoing = Outgoing {
             channel,
             client_id: ClientId::random(),
@@ -45,6 +56,7 @@ impl Chat {
             failed: None,
             acked: false,
             in_flight: false,
+            reply_to,
         };
         self.outbox.update(|outbox| outbox.push(outgoing));
         self.pump();

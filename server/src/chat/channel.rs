@@ -1,5 +1,6 @@
 //! One channel: its ring (the `HISTORY_LEN` most recent messages as they
-//! are now) and its event log (the recent events a resuming viewer needs).
+//! are now), its threads (`thread`), and its event log (the recent events
+//! a resuming viewer needs, threads' included: one `seq` order for all).
 //!
 //! Invariants:
 //! - Per channel, every change is an event with a `seq`, strictly
@@ -15,8 +16,10 @@
 
 use crate::chat::entry::Change;
 use crate::chat::markup::Rendered;
+use crate::chat::thread::Threads;
 use app::model::{
-    AttachmentId, Channel, ChannelHistory, DisplayName, Emoji, Message, Reaction, HISTORY_LEN,
+    AttachmentId, Channel, ChannelHistory, DisplayName, Emoji, Message, Reaction, Replies,
+    Timestamp, HISTORY_LEN,
 };
 use app::protocol::{frame, ServerFrame};
 use bytes::Bytes;
@@ -80,8 +83,11 @@ pub struct Changed {
 
 pub struct ChannelState {
     pub info: Channel,
-    /// The most recent messages as they are now.
+    /// The most recent messages as they are now (replies also sent to
+    /// the channel included).
     pub ring: VecDeque<Held>,
+    /// The replies kept only in their threads.
+    threads: Threads,
     /// Recent events, oldest first, for resuming viewers.
     log: VecDeque<Arc<Event>>,
     /// The bytes of the log's frames.
@@ -99,6 +105,7 @@ impl ChannelState {
         Self {
             info,
             ring: VecDeque::new(),
+            threads: Threads::default(),
             log: VecDeque::new(),
             log_bytes: 0,
             log_floor: 0,
@@ -112,7 +119,16 @@ impl ChannelState {
         let mut room = Self::new(info);
         room.head = head;
         room.log_floor = head;
-        room.ring.extend(messages.into_iter().map(Held::new));
+        for message in messages {
+            match message.reply_to {
+                Some(to) if !to.also_in_channel => {
+                    if room.root(to.root).is_some() {
+                        room.threads.add(to.root, Held::new(message));
+                    }
+                }
+                _ => room.ring.push_back(Held::new(message)),
+            }
+        }
         room
     }
 
@@ -147,8 +163,36 @@ impl ChannelState {
         self.ring.iter().map(|h| h.current.clone()).collect()
     }
 
+    /// Message `id`, in the ring or a thread.
     pub fn held(&self, id: u64) -> Option<&Held> {
-        self.ring.iter().find(|h| h.message.seq == id)
+        (self.ring.iter().find(|h| h.message.seq == id)).or_else(|| self.threads.get(id))
+    }
+
+    /// Whether message `root` can take a reply.
+    pub fn may_reply_to(&self, root: u64) -> bool {
+        self.root(root).is_some()
+    }
+
+    /// Message `id` if it can start a thread: in the ring, not a reply.
+    fn root(&self, id: u64) -> Option<&Held> {
+        (self.ring.iter()).find(|h| h.message.seq == id && h.message.reply_to.is_none())
+    }
+
+    /// The thread of message `root`: that message and its replies, oldest
+    /// first (those also sent to the channel included).
+    pub fn thread(&self, root: u64) -> Option<(Message, Vec<Message>)> {
+        let first = self.root(root)?.message.clone();
+        let mut replies: Vec<Message> = (self.threads.of(root))
+            .chain(self.ring.iter().filter(|h| is_reply_to(&h.message, root)))
+            .map(|h| h.message.clone())
+            .collect();
+        replies.sort_by_key(|m| m.seq);
+        Some((first, replies))
+    }
+
+    /// Every message held: the ring's, then the threads'.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        (self.ring.iter().chain(self.threads.all())).map(|h| &h.message)
     }
 
     /// The events after `after`, or `None` when some of them are no longer
@@ -169,17 +213,7 @@ impl ChannelState {
         let event = match change {
             Change::Posted(mut message) => {
                 message.seq = seq;
-                let held = Held::new(message);
-                let event = held.current.clone();
-                self.ring.push_back(held);
-                while self.ring.len() > HISTORY_LEN {
-                    if let Some(gone) = self.ring.pop_front() {
-                        // Its events are of no use to anyone resuming now.
-                        self.log_floor = self.log_floor.max(gone.message.seq);
-                        changed.gone.push(gone.message);
-                    }
-                }
-                Some(event)
+                self.post(message, &mut changed.gone)
             }
             Change::Edited {
                 id,
@@ -201,14 +235,18 @@ impl ChannelState {
                 };
                 Event::of(seq, id, &ServerFrame::Edited(edited))
             }),
-            Change::Deleted { id } => self.delete(id).map(|gone| {
-                changed.gone.push(gone);
-                Event::of(
-                    seq,
-                    id,
-                    &ServerFrame::Deleted(frame::Deleted { channel, seq, id }),
-                )
-            }),
+            Change::Deleted { id, .. } => {
+                self.delete(id, &mut changed.gone).map(|(root, thread)| {
+                    let deleted = frame::Deleted {
+                        channel,
+                        seq,
+                        id,
+                        root,
+                        thread,
+                    };
+                    Event::of(seq, id, &ServerFrame::Deleted(deleted))
+                })
+            }
             Change::Reacted {
                 id,
                 emoji,
@@ -247,23 +285,103 @@ impl ChannelState {
     }
 
     fn held_mut(&mut self, id: u64) -> Option<&mut Held> {
-        self.ring.iter_mut().find(|h| h.message.seq == id)
+        match self.ring.iter().position(|h| h.message.seq == id) {
+            Some(at) => self.ring.get_mut(at),
+            None => self.threads.get_mut(id),
+        }
     }
 
-    /// Takes message `id` out of the ring; nobody resuming is sent what was
-    /// deleted, only that it was.
-    fn delete(&mut self, id: u64) -> Option<Message> {
-        let at = self.ring.iter().position(|h| h.message.seq == id)?;
-        let gone = self.ring.remove(at)?;
+    /// A new message (`seq` given): into the ring, or a reply into its
+    /// thread (and the ring too when also sent to the channel). A reply
+    /// whose thread's first message is gone no longer applies: it goes.
+    fn post(&mut self, message: Message, gone: &mut Vec<Message>) -> Option<Arc<Event>> {
+        let Some(to) = message.reply_to else {
+            let held = Held::new(message);
+            let event = held.current.clone();
+            self.push(held, gone);
+            return Some(event);
+        };
+        if self.root(to.root).is_none() {
+            gone.push(message);
+            return None;
+        }
+        let (seq, at) = (message.seq, message.sent_at);
+        let held = Held::new(message.clone());
+        if to.also_in_channel {
+            self.push(held, gone);
+        } else {
+            gone.extend(self.threads.add(to.root, held));
+        }
+        let thread = self.summarize(to.root, Some(at))?;
+        let reply = frame::Reply { message, thread };
+        Some(Event::of(seq, seq, &ServerFrame::Reply(reply)))
+    }
+
+    /// Adds to the ring; what it pushes out goes, with its thread.
+    fn push(&mut self, held: Held, gone: &mut Vec<Message>) {
+        self.ring.push_back(held);
+        while self.ring.len() > HISTORY_LEN {
+            if let Some(old) = self.ring.pop_front() {
+                // Its events are of no use to anyone resuming now.
+                self.log_floor = self.log_floor.max(old.message.seq);
+                gone.extend(self.threads.remove_thread(old.message.seq));
+                gone.push(old.message);
+            }
+        }
+    }
+
+    /// Updates the summary on thread `root`'s first message: one more
+    /// reply, sent `at`, or (`None`) one fewer. Returns the new summary.
+    fn summarize(&mut self, root: u64, at: Option<Timestamp>) -> Option<Replies> {
+        let newest = match at {
+            Some(at) => Some(at),
+            None => (self.thread(root)?.1.last()).map(|m| m.sent_at),
+        };
+        let held = (self.ring.iter_mut()).find(|h| h.message.seq == root)?;
+        let before = held.message.replies.map_or(0, |r| r.count);
+        let count = if at.is_some() {
+            before + 1
+        } else {
+            before.saturating_sub(1)
+        };
+        let replies = Replies {
+            count,
+            last_at: newest,
+        };
+        held.message.replies = (count > 0).then_some(replies);
+        *held = Held::new(held.message.clone());
+        Some(replies)
+    }
+
+    /// Takes message `id` out (with its thread, if it started one);
+    /// nobody resuming is sent what was deleted, only that it was. For a
+    /// reply, its thread's root and new summary.
+    fn delete(
+        &mut self,
+        id: u64,
+        gone: &mut Vec<Message>,
+    ) -> Option<(Option<u64>, Option<Replies>)> {
+        let message = match self.ring.iter().position(|h| h.message.seq == id) {
+            Some(at) => self.ring.remove(at)?.message,
+            None => self.threads.remove(id)?,
+        };
+        let thread = self.threads.remove_thread(id);
+        let ids: Vec<u64> = std::iter::once(id)
+            .chain(thread.iter().map(|m| m.seq))
+            .collect();
         let log_bytes = &mut self.log_bytes;
         self.log.retain(|e| {
-            let keep = e.id != id;
+            let keep = !ids.contains(&e.id);
             if !keep {
                 *log_bytes -= e.frame.len();
             }
             keep
         });
-        Some(gone.message)
+        gone.extend(thread);
+        let root = message.reply_to.map(|to| to.root);
+        gone.push(message);
+        let summary = root.and_then(|root| self.summarize(root, None));
+        Some((root, summary.filter(|r| r.count > 0)))
     }
 
     fn log_event(&mut self, event: Arc<Event>, limits: LogLimits) {
@@ -293,12 +411,15 @@ impl ChannelState {
         self.log.iter().map(|e| e.frame.len()).sum()
     }
 
-    /// The attachments of the messages in the ring.
+    /// The attachments of the messages held.
     pub fn attachments(&self) -> impl Iterator<Item = &AttachmentId> {
-        self.ring
-            .iter()
-            .flat_map(|h| h.message.attachments.iter().map(|a| &a.id))
+        self.messages()
+            .flat_map(|m| m.attachments.iter().map(|a| &a.id))
     }
+}
+
+fn is_reply_to(message: &Message, root: u64) -> bool {
+    message.reply_to.is_some_and(|to| to.root == root)
 }
 
 /// A typing notice for a channel's viewers: `seq` 0, never stored.

@@ -83,6 +83,10 @@ pub enum Change {
     },
     Deleted {
         id: u64,
+        /// A reply's thread (its first message's `seq`), for the logs
+        /// that keep threads apart (Redis).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<u64>,
     },
     Reacted {
         id: u64,
@@ -103,7 +107,7 @@ impl Change {
     pub fn id(&self) -> u64 {
         match self {
             Self::Posted(message) => message.seq,
-            Self::Edited { id, .. } | Self::Deleted { id } | Self::Reacted { id, .. } => *id,
+            Self::Edited { id, .. } | Self::Deleted { id, .. } | Self::Reacted { id, .. } => *id,
             Self::Topic { .. } => 0,
         }
     }

@@ -7,6 +7,7 @@
 //!   function that changes it, entry by entry in the log's order;
 //! - `entry`: a change, as proposed to the log and applied;
 //! - `channel`: one channel's ring and event log;
+//! - `thread`: a channel's threads (replies kept apart from the ring);
 //! - `users`: a user's remembered sends and read positions;
 //! - `access`: who may see which channel (the one door to private things);
 //! - `names`: which new names may be taken and when two are one (UTS #39);
@@ -24,6 +25,7 @@ pub mod names;
 pub mod presence;
 pub mod sessions;
 pub mod state;
+pub mod thread;
 pub mod users;
 
 pub use channel::Event;

@@ -10,8 +10,9 @@ use crate::chat::{Change, Entry, HubError, Outcome, SendRecord};
 use crate::log::{Notice, Proposed};
 use app::model::{
     Attachment, AttachmentId, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    UserId, UserInfo,
+    ReplyTo, UserId, UserInfo,
 };
+use app::protocol::frame;
 use bytes::Bytes;
 
 /// A message to send: where, its idempotency key, its body and files.
@@ -20,6 +21,8 @@ pub struct Draft {
     pub client_id: ClientId,
     pub body: MessageBody,
     pub attachments: Vec<AttachmentId>,
+    /// A reply: the thread it goes in.
+    pub reply_to: Option<ReplyTo>,
 }
 
 impl Hub {
@@ -32,11 +35,13 @@ impl Hub {
             client_id,
             body,
             attachments,
+            reply_to,
         } = draft;
         let rendered = self.render(body.as_str());
         // Through the door first: a retry is answered only for a channel
         // its sender may see, and only for the channel it went to.
-        let checked = (self.lock().state).check_post(user.user_id, &channel, &client_id)?;
+        let checked =
+            (self.lock().state).check_post(user.user_id, &channel, &client_id, reply_to)?;
         let (key, channel, author) = match checked {
             PostCheck::Remembered(seq) => return Ok(Proposed::Now(Ok(Outcome::Duplicate { seq }))),
             PostCheck::Propose {
@@ -59,6 +64,8 @@ impl Hub {
             reactions: Vec::new(),
             mentions: rendered.mentions,
             attachments: files,
+            reply_to,
+            replies: None,
         };
         let entry = Entry::Event {
             key,
@@ -140,7 +147,8 @@ impl Hub {
             if held.message.author != user.display_name {
                 return Err(HubError::NotAuthor("delete"));
             }
-            Ok(Some(Change::Deleted { id }))
+            let thread = held.message.reply_to.map(|to| to.root);
+            Ok(Some(Change::Deleted { id, thread }))
         })
     }
 
@@ -189,6 +197,24 @@ impl Hub {
             seq: 0,
             change,
             send: None,
+        })
+    }
+
+    /// The thread of message `root` of `channel` as of now, for `user`.
+    pub fn thread(
+        &self,
+        user: &UserInfo,
+        channel: &ChannelName,
+        root: u64,
+    ) -> Result<frame::Thread, HubError> {
+        let inner = self.lock();
+        let (_, room) = inner.state.door(Some(user.user_id), channel)?;
+        let (first, replies) = room.thread(root).ok_or(HubError::UnknownMessage(root))?;
+        Ok(frame::Thread {
+            channel: room.info.name.clone(),
+            head: room.head,
+            root: first,
+            replies,
         })
     }
 

@@ -34,6 +34,7 @@ fn draft(channel: &ChannelName, id: &str, body: &str) -> Draft {
         client_id: ClientId::parse(id).unwrap(),
         body: MessageBody::parse(body).unwrap(),
         attachments: Vec::new(),
+        reply_to: None,
     }
 }
 

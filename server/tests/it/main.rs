@@ -24,5 +24,6 @@ mod reading;
 mod security;
 mod sessions;
 mod structure;
+mod threads;
 mod topics;
 mod websocket;

@@ -37,7 +37,7 @@ impl Outgoing {
         });
         match MessageBody::parse(&text_of(self.draft.get_untracked(), &files)) {
             Ok(body) => {
-                chat.send(channel.clone(), body, files);
+                chat.send(channel.clone(), body, files, None);
                 self.draft.set(String::new());
                 (self.uploads).update(|u| u.retain(|f| !matches!(f.state, UploadState::Ready(_))));
                 self.error.set(None);

@@ -23,7 +23,7 @@ use crate::chat::users::{Sent, User};
 use crate::chat::TokenHash;
 use app::model::{
     Attachment, AttachmentId, Channel, ChannelHistory, ChannelName, ClientId, Conversation,
-    DisplayName, Message, Timestamp, Unread, UserId, UserInfo,
+    DisplayName, Message, ReplyTo, Timestamp, Unread, UserId, UserInfo,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -371,13 +371,10 @@ impl State {
     /// Every attached file with its uploader (by the author's name).
     pub fn attached_files(&self) -> Vec<(Option<Uuid>, Attachment)> {
         (self.channels.values())
-            .flat_map(|room| room.ring.iter())
-            .flat_map(|held| {
-                let owner = self.names.get(&held.message.author.key()).copied();
-                held.message
-                    .attachments
-                    .iter()
-                    .map(move |a| (owner, a.clone()))
+            .flat_map(|room| room.messages())
+            .flat_map(|message| {
+                let owner = self.names.get(&message.author.key()).copied();
+                message.attachments.iter().map(move |a| (owner, a.clone()))
             })
             .collect()
     }
@@ -385,18 +382,23 @@ impl State {
     // ----- messages -----
 
     /// The proposer's check of a new message from `user` to `name` with
-    /// `client_id`: through the door, then the sender's remembered sends.
+    /// `client_id`: through the door, then (a reply) that its thread can
+    /// take it, then the sender's remembered sends.
     pub fn check_post(
         &self,
         user: UserId,
         name: &ChannelName,
         client_id: &ClientId,
+        reply_to: Option<ReplyTo>,
     ) -> Result<PostCheck, HubError> {
         let sender = self
             .users
             .get(&user.as_uuid())
             .ok_or(HubError::UnknownUser)?;
         let (key, room) = self.door(Some(user), name)?;
+        if let Some(to) = reply_to.filter(|to| !room.may_reply_to(to.root)) {
+            return Err(HubError::UnknownMessage(to.root));
+        }
         match sender.sends.get(client_id) {
             Some(sent) if sent.key == key => Ok(PostCheck::Remembered(sent.seq)),
             Some(_) => Err(HubError::ClientIdReused(client_id.to_string())),

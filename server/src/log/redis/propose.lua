@@ -19,6 +19,12 @@ local function drop_files(key, seq)
   end
   redis.call('DEL', list)
 end
+-- Deletes the files of the replies kept only in thread `root` of `key`.
+local function drop_thread(key, root)
+  local list = P .. 'thread:' .. key .. ':' .. root
+  for _, seq in ipairs(redis.call('LRANGE', list, 0, -1)) do drop_files(key, seq) end
+  redis.call('DEL', list)
+end
 local function append(seq)
   local n = redis.call('INCR', P .. 'lsn')
   redis.call('XADD', P .. 'log', 'MAXLEN', '~', log_len, n .. '-0', 'e', json, 's', seq)
@@ -69,7 +75,8 @@ elseif op == 'read' then
   redis.call('HSET', reads, key, seq)
   return {'ok', append(0), 0}
 else
-  -- an event: 'post', 'delete', 'topic' or 'change'
+  -- an event: 'post', 'reply' (kept only in its thread), 'delete',
+  -- 'topic' or 'change'
   local key, user, client_id, window = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
   if redis.call('HEXISTS', P .. 'channels', key) == 0 then return {'unknown_channel', 0, 0} end
   local sent, sentq = P .. 'sent:' .. user, P .. 'sentq:' .. user
@@ -83,9 +90,12 @@ else
       return {'dup', 0, tonumber(seq)}
     end
   end
-  -- A post's attachments (ARGV[9]...) must all be this user's unsent uploads.
-  if op == 'post' then
-    for i = 9, #ARGV do
+  -- A post's attachments (ARGV[9]..., a reply's ARGV[11]... after its
+  -- thread and the thread's length) must all be this user's unsent uploads.
+  local first_file = 9
+  if op == 'reply' then first_file = 11 end
+  if op == 'post' or op == 'reply' then
+    for i = first_file, #ARGV do
       local id = ARGV[i]
       if not redis.call('ZSCORE', P .. 'pending', id)
         or redis.call('HGET', P .. 'file:' .. id, 'owner') ~= user then
@@ -96,24 +106,41 @@ else
   local seq = redis.call('INCR', P .. 'head:' .. key)
   local events, posts = P .. 'events:' .. key, P .. 'posts:' .. key
   redis.call('XADD', events, seq .. '-0', 'e', json)
-  if op == 'post' then
-    for i = 9, #ARGV do
+  if op == 'post' or op == 'reply' then
+    for i = first_file, #ARGV do
       redis.call('ZREM', P .. 'pending', ARGV[i])
       redis.call('RPUSH', P .. 'msgfiles:' .. key .. ':' .. seq, ARGV[i])
-    end
-    redis.call('RPUSH', posts, seq)
-    if redis.call('LLEN', posts) > ring_len then
-      drop_files(key, redis.call('LPOP', posts))
-      redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
     end
     if client_id ~= '' then
       redis.call('HSET', sent, client_id, seq .. ' ' .. key)
       redis.call('RPUSH', sentq, client_id)
       if redis.call('LLEN', sentq) > window then redis.call('HDEL', sent, redis.call('LPOP', sentq)) end
     end
+  end
+  if op == 'post' then
+    redis.call('RPUSH', posts, seq)
+    if redis.call('LLEN', posts) > ring_len then
+      local gone = redis.call('LPOP', posts)
+      drop_files(key, gone)
+      drop_thread(key, gone)
+      redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
+    end
+  elseif op == 'reply' then
+    -- A reply to a message no longer kept goes at once, as it does in
+    -- every server's state.
+    local root, thread_len = ARGV[9], tonumber(ARGV[10])
+    if redis.call('LPOS', posts, root) then
+      local thread = P .. 'thread:' .. key .. ':' .. root
+      redis.call('RPUSH', thread, seq)
+      if redis.call('LLEN', thread) > thread_len then drop_files(key, redis.call('LPOP', thread)) end
+    else
+      drop_files(key, seq)
+    end
   elseif op == 'delete' then
     redis.call('LREM', posts, 0, ARGV[9])
     drop_files(key, ARGV[9])
+    drop_thread(key, ARGV[9])
+    if ARGV[10] ~= '' then redis.call('LREM', P .. 'thread:' .. key .. ':' .. ARGV[10], 0, ARGV[9]) end
   elseif op == 'topic' then
     -- Kept beside the events: trimming them must not take the topic.
     redis.call('HSET', P .. 'topics', key, json)

@@ -7,6 +7,7 @@ use super::{Link, Noted, Proposal};
 use crate::chat::{access::Room, names};
 use crate::chat::{Change, Entry, FileError, HubError, Outcome, TokenHash};
 use crate::log::settlements::Settlements;
+use app::model::THREAD_LEN;
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Script};
 use std::sync::Arc;
@@ -197,11 +198,19 @@ fn event_arguments(
     let mut args = vec![key.to_owned(), user, client_id, window.to_string()];
     let op = match change {
         Change::Posted(message) => {
+            let op = match message.reply_to {
+                Some(to) if !to.also_in_channel => {
+                    args.extend([to.root.to_string(), THREAD_LEN.to_string()]);
+                    "reply"
+                }
+                _ => "post",
+            };
             args.extend(message.attachments.iter().map(|a| a.id.to_string()));
-            "post"
+            op
         }
-        Change::Deleted { id } => {
+        Change::Deleted { id, thread } => {
             args.push(id.to_string());
+            args.push(thread.map(|root| root.to_string()).unwrap_or_default());
             "delete"
         }
         Change::Topic { .. } => "topic",

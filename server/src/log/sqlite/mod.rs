@@ -373,6 +373,8 @@ mod replay {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachments: Vec::new(),
+            reply_to: None,
+            replies: None,
         };
         (created, message)
     }

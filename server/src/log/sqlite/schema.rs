@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// schema; 2, edits and reactions; 3, attachments (JSON; the files
 /// themselves in `FILES_DIR`); 4, read positions and when each user
 /// signed up; 5, when each session was last used; 6, the journal; 7,
-/// channel topics.
+/// channel topics; 8, threads.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("schema/1.sql"),
     include_str!("schema/2.sql"),
@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("schema/5.sql"),
     include_str!("schema/6.sql"),
     include_str!("schema/7.sql"),
+    include_str!("schema/8.sql"),
 ];
 
 /// Brings the database up to `SCHEMA_VERSION`, one transaction per step.

@@ -6,7 +6,7 @@ use crate::chat::state::{ChannelContent, ChannelSnapshot, RememberedSend};
 use crate::chat::{Entry, Snapshot, TokenHash};
 use app::model::{
     Attachment, Channel, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody, Reaction,
-    Timestamp, HISTORY_LEN,
+    Replies, ReplyTo, Timestamp,
 };
 use rusqlite::{params, Connection};
 use std::path::Path;
@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 /// `(seq, author, body, sent_at, client_id, edited_at, attachments)` of a
 /// stored message.
+/// `reply_to`, `also_in_channel`, `reply_count`, `last_reply_at`.
+type ThreadRow = (Option<i64>, bool, i64, Option<String>);
 type MessageRow = (
     i64,
     String,
@@ -178,32 +180,38 @@ fn channels(db: &Reader<'_>) -> Result<Vec<ChannelSnapshot>, StoreError> {
     Ok(channels)
 }
 
-/// A channel's last `HISTORY_LEN` messages, oldest first (bodies not yet
-/// rendered: `State::from_snapshot` does that).
+/// A channel's messages as kept (its last `HISTORY_LEN`, and the replies
+/// of their threads), oldest first (bodies not yet rendered:
+/// `State::from_snapshot` does that).
 fn messages(db: &Reader<'_>, key: &str, name: &ChannelName) -> Result<Vec<Message>, StoreError> {
     let mut stmt = (db.conn)
         .prepare_cached(
-            "SELECT seq, author, body, sent_at, client_id, edited_at, attachments FROM messages
-             WHERE channel_key = ?1 ORDER BY seq DESC LIMIT ?2",
+            "SELECT seq, author, body, sent_at, client_id, edited_at, attachments,
+                    reply_to, also_in_channel, reply_count, last_reply_at
+             FROM messages WHERE channel_key = ?1 ORDER BY seq",
         )
         .map_err(|e| db.sql(e))?;
-    let rows: Vec<MessageRow> = stmt
-        .query_map(params![key, HISTORY_LEN as i64], |r| {
+    let rows: Vec<(MessageRow, ThreadRow)> = stmt
+        .query_map(params![key], |r| {
             Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
+                (
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ),
+                (r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
             ))
         })
         .map_err(|e| db.sql(e))?
         .collect::<Result<_, _>>()
         .map_err(|e| db.sql(e))?;
     let mut list = Vec::with_capacity(rows.len());
-    for (seq, author, body, sent_at, client_id, edited_at, attachments) in rows.into_iter().rev() {
+    for (row, (reply_to, also_in_channel, reply_count, last_reply_at)) in rows {
+        let (seq, author, body, sent_at, client_id, edited_at, attachments) = row;
         let attachments: Vec<Attachment> = match attachments {
             Some(json) => serde_json::from_str(&json).map_err(|e| db.corrupt(e))?,
             None => Vec::new(),
@@ -221,6 +229,19 @@ fn messages(db: &Reader<'_>, key: &str, name: &ChannelName) -> Result<Vec<Messag
             reactions: reactions(db, key, seq)?,
             mentions: Vec::new(),
             attachments,
+            reply_to: reply_to.map(|root: i64| ReplyTo {
+                root: root as u64,
+                also_in_channel,
+            }),
+            replies: (reply_count > 0)
+                .then(|| {
+                    let last_at = last_reply_at.map(|at| db.timestamp(at)).transpose()?;
+                    Ok(Replies {
+                        count: reply_count as u32,
+                        last_at,
+                    })
+                })
+                .transpose()?,
         });
     }
     Ok(list)

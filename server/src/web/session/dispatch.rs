@@ -115,7 +115,18 @@ where
                 client_id,
                 body,
                 attachments,
-            } => self.post(channel, client_id, body, attachments).await,
+                reply_to,
+            } => {
+                let draft = Draft {
+                    channel,
+                    client_id,
+                    body,
+                    attachments,
+                    reply_to,
+                };
+                self.post(draft).await
+            }
+            ClientFrame::Thread { channel, root } => self.open_thread(channel, root).await,
             ClientFrame::Edit { channel, id, body } => {
                 let user = self.user.clone();
                 self.change(channel, id, |hub, c| hub.edit(&user, c, id, body))
@@ -164,45 +175,62 @@ where
     /// Stores a message (unless the sender is over their rate) and acks it
     /// once durable; a refusal carries the `client_id` and, when throttled,
     /// when to retry. Nothing refused is stored.
-    pub(super) async fn post(
-        &mut self,
-        channel: ChannelName,
-        client_id: ClientId,
-        body: MessageBody,
-        attachments: Vec<AttachmentId>,
-    ) -> Result<(), Ended> {
+    pub(super) async fn post(&mut self, draft: Draft) -> Result<(), Ended> {
         let received = Instant::now();
+        let (channel, client_id) = (draft.channel.clone(), draft.client_id.clone());
         let refusal = match self.limits.check_message(self.user.user_id) {
             Err(wait) => throttled("you are sending messages too fast; slow down", wait),
-            Ok(()) => {
-                let draft = Draft {
-                    channel: channel.clone(),
-                    client_id: client_id.clone(),
-                    body,
-                    attachments,
-                };
-                match self.hub.post(&self.user, draft).await {
-                    Ok(proposed) => {
-                        let ack = frame::Ack {
-                            client_id,
-                            channel,
-                            seq: 0,
-                        };
-                        let pending = PendingAck {
-                            proposed,
-                            ack,
-                            received,
-                        };
-                        return self.ack_when_settled(pending).await;
-                    }
-                    Err(err) => error_frame(&err),
+            Ok(()) => match self.hub.post(&self.user, draft).await {
+                Ok(proposed) => {
+                    let ack = frame::Ack {
+                        client_id,
+                        channel,
+                        seq: 0,
+                    };
+                    let pending = PendingAck {
+                        proposed,
+                        ack,
+                        received,
+                    };
+                    return self.ack_when_settled(pending).await;
                 }
-            }
+                Err(err) => error_frame(&err),
+            },
         };
         let mut refusal = refusal;
         refusal.client_id = Some(client_id.to_string());
         refusal.channel = Some(channel.to_string());
         self.send_frame(&ServerFrame::Error(refusal)).await
+    }
+}
+
+impl<S> Session<S>
+where
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
+    <S as Sink<WsMessage>>::Error: std::fmt::Display,
+{
+    /// Answers a `thread` with the thread as of now, in the viewed
+    /// channel's event order: everything written before it is in it, and
+    /// everything after it comes later (PROTOCOL.md §5.1).
+    async fn open_thread(&mut self, channel: ChannelName, root: u64) -> Result<(), Ended> {
+        let viewing = (self.viewing.as_ref()).is_some_and(|v| v.channel.key() == channel.key());
+        if !viewing {
+            let mut err = ErrorFrame::new(
+                ErrorCode::InvalidFrame,
+                "join the channel before opening one of its threads",
+            );
+            err.channel = Some(channel.to_string());
+            err.id = Some(root);
+            return self.refuse(err).await;
+        }
+        match self.hub.thread(&self.user, &channel, root) {
+            Ok(thread) => self.send_frame(&ServerFrame::Thread(thread)).await,
+            Err(err) => {
+                let mut refusal = refused_in(&err, &channel);
+                refusal.id = Some(root);
+                self.send_frame(&ServerFrame::Error(refusal)).await
+            }
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::log::{Proposed, Settled};
 use crate::web::errors::error_frame;
 use crate::web::limits::{retry_after_ms, FrameLimiter, Limits};
 use crate::web::metrics::Metrics;
-use app::model::{AttachmentId, ChannelName, ClientId, MessageBody, UserInfo};
+use app::model::{ChannelName, UserInfo};
 use app::protocol::{decode_client_frame, frame, ClientFrame, ErrorCode, ErrorFrame, ServerFrame};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};

@@ -3,6 +3,7 @@ use super::viewer::MAX_BATCH;
 use super::*;
 use crate::config::Config;
 use crate::hub::HubLimits;
+use app::model::{ClientId, MessageBody};
 use clap::Parser;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -147,6 +148,7 @@ async fn a_busy_channel_does_not_starve_the_clients_own_frames() {
             client_id: id,
             body,
             attachments: Vec::new(),
+            reply_to: None,
         };
         hub.post(&bob, draft).await.unwrap();
     }

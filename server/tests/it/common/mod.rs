@@ -411,9 +411,9 @@ impl Ws {
             let frame = self.next_json().await;
             match frame["type"].as_str() {
                 Some("joined") => return (backlog, frame),
-                Some("message" | "reset" | "edited" | "deleted" | "reactions" | "topic") => {
-                    backlog.push(frame)
-                }
+                Some(
+                    "message" | "reset" | "edited" | "deleted" | "reactions" | "topic" | "reply",
+                ) => backlog.push(frame),
                 Some("error") => panic!("join refused: {frame}"),
                 _ => {}
             }
