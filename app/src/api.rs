@@ -8,9 +8,11 @@
 use crate::error::ApiError;
 #[cfg(feature = "ssr")]
 use crate::error::ApiErrorCode;
-use crate::model::{Channel, ChannelHistory, Conversation, DisplayName, Person, Unread, UserInfo};
+use crate::model::{
+    Channel, ChannelHistory, Conversation, DisplayName, Person, SearchHit, Unread, UserInfo,
+};
 #[cfg(feature = "ssr")]
-use crate::model::{ChannelName, TopicText};
+use crate::model::{ChannelName, SearchQuery, TopicText};
 use leptos::prelude::*;
 
 /// What the server provides to the server functions (as an
@@ -62,6 +64,12 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> Result<Option<Channel>, ApiError>;
     async fn conversations(&self, headers: &http::HeaderMap)
         -> Result<Vec<Conversation>, ApiError>;
+    /// The messages the caller may see that `query` matches, newest first.
+    async fn search(
+        &self,
+        headers: &http::HeaderMap,
+        query: &SearchQuery,
+    ) -> Result<Vec<SearchHit>, ApiError>;
     /// Sets (`None`: clears) the topic of a channel the caller may see.
     async fn set_topic(
         &self,
@@ -128,6 +136,7 @@ pub const ENDPOINT_FIELDS: &[(&str, &[&str])] = &[
     ("/api/sign_out", &[]),
     ("/api/sign_out_everywhere", &[]),
     ("/api/set_topic", &["channel", "topic"]),
+    ("/api/search", &["query"]),
 ];
 
 /// `POST /api/register {"display_name": "alice"}`: become a user; sets the
@@ -259,6 +268,15 @@ pub async fn set_topic(channel: String, topic: String) -> Result<Channel, ApiErr
         .await
 }
 
+/// `POST /api/search {"query": "deploy in:#ops"}` (signed in): up to 50
+/// messages you may see that match, newest first, with where the body
+/// matched (PROTOCOL.md §3.14).
+#[server(endpoint = "search", input = server_fn::codec::Json)]
+pub async fn search(query: String) -> Result<Vec<SearchHit>, ApiError> {
+    let query = SearchQuery::parse(&query).map_err(ApiError::from)?;
+    edge::backend()?.search(&edge::headers(), &query).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +347,12 @@ mod tests {
                 topic: String::new()
             })
         );
-        assert_eq!(ENDPOINT_FIELDS.len(), 14);
+        assert_eq!(
+            listed(Search::PATH),
+            fields(Search {
+                query: String::new()
+            })
+        );
+        assert_eq!(ENDPOINT_FIELDS.len(), 15);
     }
 }

@@ -195,10 +195,13 @@ pub mod frame {
     }
 
     /// The client's `after` is older than what the server holds: drop the
-    /// view of `channel`; the recent history follows.
+    /// view of `channel`; the recent history follows. `topic` is the
+    /// channel's topic now (absent: none), which no event may repeat.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Reset {
         pub channel: ChannelName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub topic: Option<crate::model::Topic>,
     }
 
     /// End of a `join`'s backlog; `head` is the channel's latest `seq`.
@@ -692,6 +695,7 @@ mod tests {
             }),
             ServerFrame::Reset(frame::Reset {
                 channel: channel.clone(),
+                topic: None,
             }),
             ServerFrame::Joined(frame::Joined {
                 channel: channel.clone(),

@@ -24,6 +24,7 @@ mod idle;
 mod probe;
 mod procstat;
 mod report;
+mod search;
 mod summary;
 mod traffic;
 mod wire;
@@ -134,6 +135,17 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 10)]
         channels: usize,
+    },
+    /// Searches over many channels full of messages, one at a time.
+    Search {
+        #[arg(long, default_value_t = 1000)]
+        channels: usize,
+        /// Messages per channel (the server keeps 100).
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+        /// Timed searches.
+        #[arg(long, default_value_t = 600)]
+        searches: usize,
     },
     /// Not a load: the medians of the runs saved in FILE by `--report-to`
     /// (failures summed, so any failed run fails the medians too).
@@ -293,6 +305,11 @@ async fn run(cli: &Cli) -> Result<Report, BoxError> {
             require_ping,
         } => idle(cli, *connections, *channels, *hold, *require_ping).await,
         Scenario::History { clients, channels } => history(cli, *clients, *channels).await,
+        Scenario::Search {
+            channels,
+            messages,
+            searches,
+        } => search::search(cli, *channels, *messages, *searches).await,
         Scenario::Medians { file } => summary::load(file).and_then(|runs| summary::medians(&runs)),
         Scenario::Floor {
             viewers,

@@ -98,6 +98,15 @@ impl Server {
         .map(drop)
     }
 
+    /// Searches as `session`; returns how many hits came back.
+    pub async fn search(&self, session: &Session, query: &str) -> Result<usize, WireError> {
+        let response = self
+            .post("search", Some(&session.cookie), json!({ "query": query }))
+            .await?;
+        let hits: Vec<Value> = response.json().await?;
+        Ok(hits.len())
+    }
+
     /// Opens a WebSocket as `session` from `source` (any loopback address)
     /// and reads the welcome.
     pub async fn connect(

@@ -47,6 +47,13 @@ pub struct Config {
     #[arg(long, env = "FLACK_MESSAGE_BURST", default_value_t = 30)]
     pub message_burst: u32,
 
+    /// Searches one user may run per second (0: unlimited)...
+    #[arg(long, env = "FLACK_SEARCH_RATE", default_value_t = 5)]
+    pub search_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "FLACK_SEARCH_BURST", default_value_t = 20)]
+    pub search_burst: u32,
+
     /// Channels one user may create per minute (0: unlimited)...
     #[arg(long, env = "FLACK_CHANNEL_RATE", default_value_t = 10)]
     pub channel_rate: u32,
@@ -269,6 +276,7 @@ impl Config {
         // Tests send bursts far beyond a person's pace; tests of the limits
         // set them explicitly.
         config.message_rate = 0;
+        config.search_rate = 0;
         config.frame_rate = 0;
         config.register_rate = 0;
         config.channel_rate = 0;

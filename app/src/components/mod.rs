@@ -15,6 +15,7 @@ pub mod name_prompt;
 pub mod notifications_toggle;
 pub mod people;
 pub mod reply_composer;
+pub mod search;
 pub mod sidebar;
 pub mod sign_out;
 pub mod thread_panel;

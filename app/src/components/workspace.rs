@@ -2,7 +2,7 @@
 //! sidebar and the open page; or, when nobody is signed in, the name prompt.
 
 use crate::api;
-use crate::components::{name_prompt::NamePrompt, sidebar::Sidebar};
+use crate::components::{name_prompt::NamePrompt, search::SearchBox, sidebar::Sidebar};
 use crate::state::Chat;
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
@@ -57,6 +57,7 @@ pub fn Workspace() -> impl IntoView {
                         <div class="workspace">
                             <Sidebar/>
                             <main class="pane">
+                                <SearchBox/>
                                 <Outlet/>
                             </main>
                         </div>

@@ -92,6 +92,7 @@ mod attachment;
 mod message;
 mod names;
 mod people;
+mod search;
 mod topic;
 
 #[cfg(test)]
@@ -101,6 +102,7 @@ pub use attachment::*;
 pub use message::*;
 pub use names::*;
 pub use people::*;
+pub use search::*;
 pub use topic::*;
 
 use names::{is_invisible_or_bidi, PATH_SEGMENT};

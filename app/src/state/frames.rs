@@ -70,9 +70,10 @@ impl Chat {
             }) => self.log.update(|log| {
                 log.apply_change(&channel, seq, id, |m| m.reactions = reactions.clone());
             }),
-            ServerFrame::Reset(frame::Reset { channel }) => self.log.update(|log| {
+            ServerFrame::Reset(frame::Reset { channel, topic }) => self.log.update(|log| {
                 if log.shows(&channel) {
                     log.reset();
+                    log.topic = topic;
                 }
             }),
             ServerFrame::Joined(frame::Joined { channel, head }) => {

@@ -16,6 +16,7 @@
 
 use crate::chat::entry::Change;
 use crate::chat::markup::Rendered;
+use crate::chat::search;
 use crate::chat::thread::Threads;
 use app::model::{
     AttachmentId, Channel, ChannelHistory, DisplayName, Emoji, Message, Reaction, Replies,
@@ -24,7 +25,7 @@ use app::model::{
 use app::protocol::{frame, ServerFrame};
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A channel event, with its frame serialized once (JSON text). `seq` 0
 /// marks an ephemeral notice (typing), sent to viewers but no event; `id`
@@ -59,6 +60,10 @@ pub struct LogLimits {
 pub struct Held {
     pub message: Message,
     pub current: Arc<Event>,
+    /// Its text as search compares it (`search::fold` of the body and the
+    /// attachments' names), made by the first search that reads it: no
+    /// cost to a message nobody searches.
+    searchable: OnceLock<Box<str>>,
 }
 
 impl Held {
@@ -68,7 +73,21 @@ impl Held {
             message.seq,
             &ServerFrame::Message(message.clone()),
         );
-        Self { message, current }
+        Self {
+            message,
+            current,
+            searchable: OnceLock::new(),
+        }
+    }
+
+    /// The message's text folded for search.
+    pub fn searchable(&self) -> &str {
+        self.searchable.get_or_init(|| {
+            let names = self.message.attachments.iter().map(|a| a.name.as_str());
+            let text = std::iter::once(self.message.body.as_str()).chain(names);
+            let folded: Vec<String> = text.map(search::fold).collect();
+            folded.join(" ").into()
+        })
     }
 }
 
@@ -192,7 +211,11 @@ impl ChannelState {
 
     /// Every message held: the ring's, then the threads'.
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
-        (self.ring.iter().chain(self.threads.all())).map(|h| &h.message)
+        self.all_held().map(|h| &h.message)
+    }
+
+    pub fn all_held(&self) -> impl Iterator<Item = &Held> {
+        self.ring.iter().chain(self.threads.all())
     }
 
     /// The events after `after`, or `None` when some of them are no longer

@@ -12,6 +12,7 @@
 //! - `access`: who may see which channel (the one door to private things);
 //! - `names`: which new names may be taken and when two are one (UTS #39);
 //! - `markup`: a message's Markdown rendered to sanitized HTML;
+//! - `search`: a search query and what matches it (case and accents folded);
 //! - `presence`: who is here, and which changes to announce (coalesced);
 //! - `sessions`: which session is whose, and when each goes idle;
 //! - `error`: the domain's refusals.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod markup;
 pub mod names;
 pub mod presence;
+pub mod search;
 pub mod sessions;
 pub mod state;
 pub mod thread;

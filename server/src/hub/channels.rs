@@ -11,6 +11,7 @@ use app::model::{
     Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Topic, TopicText, Unread,
     UserInfo,
 };
+use app::protocol::frame;
 use tokio::sync::broadcast;
 
 impl Hub {
@@ -160,6 +161,10 @@ impl Hub {
             None => (false, room.current()),
         };
         let (channel, head) = (room.info.name.clone(), room.head);
+        let reset = reset.then(|| frame::Reset {
+            channel: channel.clone(),
+            topic: room.info.topic.clone(),
+        });
         let receiver = (inner.live.entry(key.clone()))
             .or_insert_with(|| broadcast::channel(queue).0)
             .subscribe();

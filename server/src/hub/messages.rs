@@ -5,12 +5,13 @@ use super::{done, now, Hub};
 use crate::blobs::Content;
 use crate::chat::channel::{typing_event, Held};
 use crate::chat::markup::{self, Rendered};
+use crate::chat::search;
 use crate::chat::state::PostCheck;
 use crate::chat::{Change, Entry, HubError, Outcome, SendRecord};
 use crate::log::{Notice, Proposed};
 use app::model::{
     Attachment, AttachmentId, ChannelName, ClientId, DisplayName, Emoji, Message, MessageBody,
-    ReplyTo, UserId, UserInfo,
+    ReplyTo, SearchHit, SearchQuery, UserId, UserInfo,
 };
 use app::protocol::frame;
 use bytes::Bytes;
@@ -198,6 +199,12 @@ impl Hub {
             change,
             send: None,
         })
+    }
+
+    /// The messages `user` may see that `query` matches, newest first.
+    pub fn search(&self, user: &UserInfo, query: &SearchQuery) -> Vec<SearchHit> {
+        let query = search::Query::parse(query);
+        self.lock().state.search(user.user_id, &query)
     }
 
     /// The thread of message `root` of `channel` as of now, for `user`.

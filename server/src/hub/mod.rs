@@ -118,7 +118,8 @@ pub struct Delivery {
 /// backlog.
 pub struct Joined {
     pub channel: ChannelName,
-    pub reset: bool,
+    /// The `reset` to send first, if the backlog is the ring.
+    pub reset: Option<app::protocol::frame::Reset>,
     pub backlog: Vec<Utf8Bytes>,
     pub head: u64,
     pub live: Live,

@@ -170,13 +170,16 @@ fn joining_after_a_point_no_longer_held_resets() {
         post(&hub, &user, &channel, &format!("c{i}"));
     }
     let joined = hub.join(&user, &channel, Some(10)).unwrap();
-    assert!(joined.reset);
+    assert!(joined.reset.is_some());
     assert_eq!(joined.backlog.len(), 100);
     let joined = hub.join(&user, &channel, Some(50)).unwrap();
-    assert!(!joined.reset);
+    assert!(joined.reset.is_none());
     assert_eq!(joined.backlog.len(), 100);
     let joined = hub.join(&user, &channel, Some(999)).unwrap();
-    assert!(joined.reset, "a point from the future is not trusted");
+    assert!(
+        joined.reset.is_some(),
+        "a point from the future is not trusted"
+    );
 }
 
 #[test]
@@ -316,10 +319,10 @@ fn the_event_log_is_bounded_by_bytes_as_well_as_by_count() {
     assert!(log_events < 600, "{log_events} events held");
     // A viewer resuming from before what is held starts over.
     let joined = hub.join(&alice, &channel, Some(1)).unwrap();
-    assert!(joined.reset);
+    assert!(joined.reset.is_some());
     assert_eq!(joined.backlog.len(), 1, "the message as it is now");
     let recent = hub.join(&alice, &channel, Some(joined.head - 1)).unwrap();
-    assert!(!recent.reset);
+    assert!(recent.reset.is_none());
     assert_eq!(recent.backlog.len(), 1);
 }
 
@@ -336,7 +339,7 @@ fn a_resume_never_resends_a_deleted_message() {
     .unwrap();
     hub.delete(&user, &channel, id).unwrap();
     let joined = hub.join(&user, &channel, Some(0)).unwrap();
-    assert!(!joined.reset);
+    assert!(joined.reset.is_none());
     let frames: Vec<&str> = joined.backlog.iter().map(|f| f.as_str()).collect();
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert!(frames[0].contains(r#""type":"deleted""#), "{frames:?}");
@@ -366,10 +369,10 @@ proptest! {
         let mut last = 0u64;
         let resume = |view: &mut Vec<Message>, last: &mut u64| -> Result<(), TestCaseError> {
             let joined = hub.join(&user, &channel, Some(*last)).unwrap();
-            if joined.reset { view.clear(); }
-            let mut previous = if joined.reset { 0 } else { *last };
+            if joined.reset.is_some() { view.clear(); }
+            let mut previous = if joined.reset.is_some() { 0 } else { *last };
             for e in &joined.backlog {
-                if !joined.reset {
+                if joined.reset.is_none() {
                     prop_assert!(seq_of(e) > previous, "events in order");
                     previous = seq_of(e);
                 }

@@ -9,8 +9,8 @@ use crate::web::limits::{retry_after_ms, Limits};
 use app::api::{ChatBackend, Registration};
 use app::error::{ApiError, ApiErrorCode};
 use app::model::{
-    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, TopicText, Unread,
-    UserInfo,
+    Channel, ChannelHistory, ChannelName, Conversation, DisplayName, Person, SearchHit,
+    SearchQuery, TopicText, Unread, UserInfo,
 };
 use std::sync::Arc;
 
@@ -210,6 +210,25 @@ impl ChatBackend for HubBackend {
     ) -> Result<Vec<Conversation>, ApiError> {
         let user = self.signed_in(headers).await?;
         Ok(self.hub.conversations(&user))
+    }
+
+    async fn search(
+        &self,
+        headers: &http::HeaderMap,
+        query: &SearchQuery,
+    ) -> Result<Vec<SearchHit>, ApiError> {
+        let user = self.signed_in(headers).await?;
+        if let Err(wait) = self.limits.check_search(user.user_id) {
+            let ms = retry_after_ms(wait);
+            return Err(ApiError::rate_limited(
+                format!(
+                    "you are searching too fast; try again in {} s",
+                    ms.div_ceil(1000)
+                ),
+                ms,
+            ));
+        }
+        Ok(self.hub.search(&user, query))
     }
 
     async fn set_topic(

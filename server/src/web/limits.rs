@@ -42,6 +42,7 @@ pub struct Limits {
     messages: Option<DefaultKeyedRateLimiter<UserId>>,
     channels: Option<DefaultKeyedRateLimiter<UserId>>,
     conversations: Option<DefaultKeyedRateLimiter<UserId>>,
+    searches: Option<DefaultKeyedRateLimiter<UserId>>,
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
     frames: Option<Quota>,
     invalid_frames: Option<Quota>,
@@ -98,6 +99,8 @@ impl Limits {
                 .map(DefaultKeyedRateLimiter::keyed),
             conversations: quota(config.conversation_rate, MINUTE, config.conversation_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
+            searches: quota(config.search_rate, SECOND, config.search_burst)
+                .map(DefaultKeyedRateLimiter::keyed),
             registrations: quota(config.register_rate, MINUTE, config.register_burst)
                 .map(DefaultKeyedRateLimiter::keyed),
             frames: quota(config.frame_rate, SECOND, config.frame_burst),
@@ -125,6 +128,11 @@ impl Limits {
     /// May this user start a private conversation now?
     pub fn check_conversation(&self, user: UserId) -> Result<(), Duration> {
         check(&self.conversations, &user)
+    }
+
+    /// May this user search now?
+    pub fn check_search(&self, user: UserId) -> Result<(), Duration> {
+        check(&self.searches, &user)
     }
 
     /// May this address register now?

@@ -21,6 +21,7 @@ mod operations;
 mod presence;
 mod privacy;
 mod reading;
+mod search;
 mod security;
 mod sessions;
 mod structure;

@@ -129,10 +129,38 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
             assert_eq!(history.status(), 404, "{who}: history of {spelling}");
             let text = history.text().await.unwrap();
             assert!(!text.contains("secret"), "{who}: {text}");
-            let page = client.get(&format!("/c/{}", path_segment(&spelling))).await;
-            let html = page.text().await.unwrap();
-            assert!(!html.contains("secret"), "{who}: the page of {spelling}");
-            assert!(!html.contains("plan.txt"), "{who}: the page of {spelling}");
+            let segment = path_segment(&spelling);
+            for path in [
+                format!("/c/{segment}"),
+                format!("/c/{segment}/1"),
+                format!("/c/{segment}/1?thread=1"),
+            ] {
+                let html = client.get(&path).await.text().await.unwrap();
+                assert!(!html.contains("secret"), "{who}: the page {path}");
+                assert!(!html.contains("plan.txt"), "{who}: the page {path}");
+            }
+            let topic = client
+                .post(
+                    "set_topic",
+                    json!({ "channel": spelling, "topic": "mine now" }),
+                )
+                .await;
+            let expected = if who == "nobody" { 401 } else { 404 };
+            assert_eq!(topic.status(), expected, "{who}: set_topic of {spelling}");
+            for query in [
+                format!("in:#{spelling} secret"),
+                "secret".to_owned(),
+                "plan".to_owned(),
+            ] {
+                let found = client.post("search", json!({ "query": query })).await;
+                let status = found.status().as_u16();
+                let text = found.text().await.unwrap();
+                assert!(
+                    status == 200 || status == 401,
+                    "{who}: search {query}: {status}"
+                );
+                assert!(!text.contains("secret"), "{who}: search {query}: {text}");
+            }
         }
     }
     assert_eq!(
@@ -170,6 +198,8 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
             json!({ "type": "join", "channel": spelling }),
             json!({ "type": "join", "channel": spelling, "after": 0 }),
             json!({ "type": "send", "channel": spelling, "client_id": format!("c-{n}"), "body": "let me in" }),
+            json!({ "type": "send", "channel": spelling, "client_id": format!("r-{n}"), "body": "in the thread",
+                    "reply_to": { "root": 1 } }),
             json!({ "type": "edit", "channel": spelling, "id": 1, "body": "mine now" }),
             json!({ "type": "delete", "channel": spelling, "id": 1 }),
             json!({ "type": "react", "channel": spelling, "id": 1, "emoji": "👀", "add": true }),
@@ -181,6 +211,12 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
             assert_eq!(err["code"], "unknown_channel", "{frame} -> {err}");
             assert!(!err.to_string().contains("secret"), "{err}");
         }
+        // A thread opens only in the channel one views, which Carol cannot.
+        c.send_json(json!({ "type": "thread", "channel": spelling, "root": 1 }))
+            .await;
+        let err = c.until("error").await;
+        assert_eq!(err["code"], "invalid_frame", "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
     for (ws, who) in [(&mut a, "alice"), (&mut b, "bob")] {
         ws.send_json(json!({ "type": "ping" })).await;
@@ -189,7 +225,15 @@ async fn every_door_stays_closed(theirs: &TestServer, other: &TestServer) {
             assert!(
                 !matches!(
                     frame["type"].as_str(),
-                    Some("typing" | "message" | "edited" | "deleted" | "reactions")
+                    Some(
+                        "typing"
+                            | "message"
+                            | "edited"
+                            | "deleted"
+                            | "reactions"
+                            | "reply"
+                            | "topic"
+                    )
                 ),
                 "{who} heard from carol: {frame}"
             );

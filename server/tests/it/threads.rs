@@ -259,13 +259,7 @@ async fn a_thread_is_behind_its_channels_door() {
     let server = TestServer::start().await;
     let (alice, _bob) = server.alice_and_bob_in_general().await;
     let carol = server.user("carol").await;
-    let response = alice
-        .post("open_conversation", json!({ "with": "bob" }))
-        .await;
-    let dm = response.json::<Value>().await.unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let dm = alice.open_conversation("bob").await;
     let mut a = alice.connect().await;
     a.join(&dm, None).await;
     a.send_json(json!({ "type": "send", "channel": dm, "client_id": "p", "body": "secret" }))

@@ -97,13 +97,7 @@ async fn only_its_two_members_set_a_conversations_topic() {
     let server = TestServer::start().await;
     let (alice, _bob) = server.alice_and_bob_in_general().await;
     let carol = server.user("carol").await;
-    let response = alice
-        .post("open_conversation", json!({ "with": "bob" }))
-        .await;
-    let name = response.json::<Value>().await.unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let name = alice.open_conversation("bob").await;
     assert_eq!(set_topic(&alice, &name, "ours").await.status(), 200);
     let upper = name.to_uppercase();
     for (who, channel) in [
@@ -162,4 +156,30 @@ async fn on_redis_a_topic_outlives_the_events_trimmed_after_it() {
     assert_eq!(topic_of(&reader, "general").await["text"], "kept apart");
     second.stop().await;
     first.stop().await;
+}
+
+#[tokio::test]
+async fn a_reset_carries_the_topic_its_trimmed_event_set() {
+    let server = TestServer::start_with(|config| config.event_log = 5).await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
+    let mut b = bob.connect().await;
+    let (_, joined) = b.join("general", None).await;
+    let left_at = joined["head"].as_u64().unwrap();
+    drop(b);
+    assert_eq!(
+        set_topic(&alice, "general", "set while away")
+            .await
+            .status(),
+        200
+    );
+    let mut a = alice.connect().await;
+    for i in 0..10 {
+        a.send_message("general", &format!("c{i}"), "more").await;
+        a.until("ack").await;
+    }
+    let mut b = bob.connect().await;
+    let (backlog, _) = b.join("general", Some(left_at)).await;
+    assert_eq!(backlog[0]["type"], "reset");
+    assert_eq!(backlog[0]["topic"]["text"], "set while away");
+    server.stop().await;
 }

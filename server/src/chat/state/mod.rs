@@ -449,6 +449,7 @@ impl State {
 }
 
 mod apply;
+mod search;
 mod snapshot;
 
 pub use snapshot::{ChannelContent, ChannelSnapshot, RememberedSend, Snapshot};

@@ -37,10 +37,8 @@ where
             live,
         } = joined;
         // One batch: the history goes out in a few writes, not one per message.
-        if reset {
-            let reset = ServerFrame::Reset(frame::Reset {
-                channel: channel.clone(),
-            });
+        if let Some(reset) = reset {
+            let reset = ServerFrame::Reset(reset);
             self.feed(WsMessage::Text(reset.to_json().into())).await?;
         }
         for frame in &backlog {

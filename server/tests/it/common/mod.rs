@@ -268,6 +268,16 @@ impl Client {
         response.json().await.unwrap()
     }
 
+    /// Opens (or finds) this user's conversation with `with`: its name.
+    pub async fn open_conversation(&self, with: &str) -> String {
+        let response = self
+            .post("open_conversation", json!({ "with": with }))
+            .await;
+        assert_eq!(response.status(), 200, "open a conversation with {with}");
+        let channel: Value = response.json().await.unwrap();
+        channel["name"].as_str().unwrap().to_owned()
+    }
+
     pub async fn history(&self, channel: &str) -> Value {
         let response = self
             .post("channel_history", json!({ "channel": channel }))
