@@ -59,11 +59,14 @@ pub async fn search(
     let cold_ms = cold.elapsed().as_secs_f64() * 1000.0;
     let before = procstat::sample(cli.server_pid);
     let mut latency = probe::histogram();
+    let mut each: Vec<_> = QUERIES.iter().map(|_| probe::histogram()).collect();
     let mut hits = 0;
     for i in 0..searches {
         let started = Instant::now();
         hits += server.search(&owner, &query(i)).await?;
-        let _ = latency.record((started.elapsed().as_micros() as u64).max(1));
+        let took = (started.elapsed().as_micros() as u64).max(1);
+        let _ = latency.record(took);
+        let _ = each[i % QUERIES.len()].record(took);
     }
     let mut report = Report {
         scenario: "search".into(),
@@ -82,7 +85,17 @@ pub async fn search(
         names.len(),
         QUERIES.join(" | ")
     ));
+    let per_query: Vec<String> = (QUERIES.iter().zip(&each))
+        .map(|(q, h)| format!("{q}: p50 {:.1} / p99 {:.1} ms", ms(h, 0.5), ms(h, 0.99)))
+        .collect();
+    report
+        .notes
+        .push(format!("per query: {}", per_query.join("; ")));
     Ok(report)
+}
+
+fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
 /// Posts `per_channel` messages to each channel, a window of sends at a

@@ -107,6 +107,8 @@ pub struct ChannelState {
     pub ring: VecDeque<Held>,
     /// The replies kept only in their threads.
     threads: Threads,
+    /// What search reads, made when first needed after the last change.
+    search: OnceLock<search::Index>,
     /// Recent events, oldest first, for resuming viewers.
     log: VecDeque<Arc<Event>>,
     /// The bytes of the log's frames.
@@ -125,6 +127,7 @@ impl ChannelState {
             info,
             ring: VecDeque::new(),
             threads: Threads::default(),
+            search: OnceLock::new(),
             log: VecDeque::new(),
             log_bytes: 0,
             log_floor: 0,
@@ -214,8 +217,14 @@ impl ChannelState {
         self.all_held().map(|h| &h.message)
     }
 
-    pub fn all_held(&self) -> impl Iterator<Item = &Held> {
+    fn all_held(&self) -> impl Iterator<Item = &Held> {
         self.ring.iter().chain(self.threads.all())
+    }
+
+    /// The messages held, as search reads them.
+    pub fn search_index(&self) -> &search::Index {
+        self.search
+            .get_or_init(|| search::Index::of(self.all_held()))
     }
 
     /// The events after `after`, or `None` when some of them are no longer
@@ -231,6 +240,7 @@ impl ChannelState {
     /// gave it).
     pub fn apply(&mut self, seq: u64, change: Change, limits: LogLimits) -> Changed {
         self.head = self.head.max(seq);
+        self.search.take();
         let mut changed = Changed::default();
         let channel = self.info.name.clone();
         let event = match change {

@@ -9,15 +9,21 @@
 //! longer one: "deploy" finds "deployment"); marks point into the
 //! original text, at the words that matched.
 
+use crate::chat::channel::Held;
 use app::model::SearchQuery;
+use app::model::{DisplayName, Timestamp};
+use memchr::memmem::Finder;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// A parsed query.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Query {
     /// Each term as its folded words.
     terms: Vec<Vec<String>>,
+    /// Each term's words joined by one space, as folded text holds them,
+    /// ready to be found (SIMD substring search, built once per query).
+    phrases: Vec<Finder<'static>>,
     /// `in:#channel` (a channel's name) or `in:@name` (a person).
     pub scope: Option<Scope>,
     /// `from:@name`, folded.
@@ -55,6 +61,9 @@ impl Query {
                         .map(str::to_owned)
                         .collect();
                     if !words.is_empty() {
+                        parsed
+                            .phrases
+                            .push(Finder::new(&words.join(" ")).into_owned());
                         parsed.terms.push(words);
                     }
                 }
@@ -68,10 +77,11 @@ impl Query {
         self.terms.is_empty() && self.scope.is_none() && self.from.is_none()
     }
 
-    /// Whether `folded` (text as `fold` makes it, with a space before
-    /// it) holds every term at a word's start.
-    pub fn matches(&self, folded: &str) -> bool {
-        self.terms.iter().all(|term| find_term(folded, term))
+    /// Whether `folded` (text as `fold` makes it) holds every term at a
+    /// word's start (what `Index::find` decides, for one text).
+    #[cfg(test)]
+    fn matches(&self, folded: &str) -> bool {
+        (self.phrases.iter()).all(|phrase| at_word_start(folded, phrase))
     }
 
     /// The byte ranges of `text` that the terms matched, in order.
@@ -92,6 +102,104 @@ impl Query {
     }
 }
 
+/// A channel's messages as search reads them: their folded texts in one
+/// buffer, one line each, beside what picks and orders the hits. Made when
+/// first searched and dropped at the channel's next change, so a search
+/// scans contiguous text instead of visiting every message.
+pub struct Index {
+    text: String,
+    entries: Vec<Entry>,
+    /// The authors of the messages, each once (`Entry::author` points here).
+    authors: Vec<DisplayName>,
+}
+
+/// One message in an `Index`: where its line ends, and what a hit needs
+/// before the message itself is read.
+struct Entry {
+    end: usize,
+    seq: u64,
+    sent_at: Timestamp,
+    author: usize,
+}
+
+/// A message the query matched: when it was sent, and its `seq`.
+pub type Found = (Timestamp, u64);
+
+impl Index {
+    /// The index of `held`, in order (folded texts are cached per message,
+    /// so this is copying).
+    pub fn of<'h>(held: impl Iterator<Item = &'h Held>) -> Self {
+        let mut index = Self {
+            text: String::new(),
+            entries: Vec::new(),
+            authors: Vec::new(),
+        };
+        for h in held {
+            index.text.push_str(h.searchable());
+            index.text.push('\n');
+            let author = &h.message.author;
+            let known = index.authors.iter().position(|a| a == author);
+            let author = known.unwrap_or_else(|| {
+                index.authors.push(author.clone());
+                index.authors.len() - 1
+            });
+            index.entries.push(Entry {
+                end: index.text.len() - 1,
+                seq: h.message.seq,
+                sent_at: h.message.sent_at,
+                author,
+            });
+        }
+        index
+    }
+
+    /// The messages `query` matches (by `from` too, if given).
+    pub fn find(&self, query: &Query, from: Option<&DisplayName>, found: &mut Vec<Found>) {
+        let author = match from {
+            Some(name) => match self.authors.iter().position(|a| a == name) {
+                Some(at) => Some(at),
+                None => return,
+            },
+            None => None,
+        };
+        let by = |e: &Entry| author.is_none_or(|a| e.author == a);
+        let Some((first, rest)) = query.phrases.split_first() else {
+            let all = self.entries.iter().filter(|e| by(e));
+            found.extend(all.map(|e| (e.sent_at, e.seq)));
+            return;
+        };
+        let bytes = self.text.as_bytes();
+        // Matches come in order: the entry holding one is found by moving
+        // forward, and a message matching twice is taken once.
+        let (mut i, mut taken) = (0, None);
+        for at in first.find_iter(bytes) {
+            if at > 0 && !matches!(bytes[at - 1], b' ' | b'\n') {
+                continue;
+            }
+            while self.entries.get(i).is_some_and(|e| e.end < at) {
+                i += 1;
+            }
+            if i == self.entries.len() {
+                break;
+            }
+            if taken == Some(i) {
+                continue;
+            }
+            taken = Some(i);
+            let entry = &self.entries[i];
+            let start = if i == 0 {
+                0
+            } else {
+                self.entries[i - 1].end + 1
+            };
+            let line = &self.text[start..entry.end];
+            if by(entry) && rest.iter().all(|p| at_word_start(line, p)) {
+                found.push((entry.sent_at, entry.seq));
+            }
+        }
+    }
+}
+
 /// The next token of `rest` (which starts with one): a `"quoted phrase"`
 /// or a run of non-space characters. Returns it, whether it was quoted,
 /// and what follows.
@@ -106,13 +214,10 @@ fn next_token(rest: &str) -> (&str, bool, &str) {
     (&rest[..end], false, &rest[end..])
 }
 
-/// Whether `term`'s words occur in `folded` in a row, from a word's start.
-fn find_term(folded: &str, term: &[String]) -> bool {
-    let phrase = term.join(" ");
+/// Whether `phrase` occurs in `folded` from a word's start.
+fn at_word_start(folded: &str, phrase: &Finder<'_>) -> bool {
     let bytes = folded.as_bytes();
-    folded
-        .match_indices(phrase.as_str())
-        .any(|(at, _)| at == 0 || bytes[at - 1] == b' ')
+    (phrase.find_iter(bytes)).any(|at| at == 0 || bytes[at - 1] == b' ')
 }
 
 /// Where `term` matches `words` starting at `start`: the last word's index.

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::chat::access;
-use crate::chat::channel::Held;
+use crate::chat::channel::ChannelState;
 use crate::chat::search::{Query, Scope};
 use app::model::{SearchHit, SEARCH_HITS_MAX};
 
@@ -30,20 +30,26 @@ impl State {
             },
             None => None,
         };
-        let mut found: Vec<&Held> = (keys.into_iter())
+        let rooms: Vec<&ChannelState> = (keys.into_iter())
             .filter(|key| Room::of_key(key).may_see(Some(user)))
             .filter_map(|key| self.channels.get(key))
-            .flat_map(|room| room.all_held())
-            .filter(|held| from.as_ref().is_none_or(|f| &held.message.author == f))
-            .filter(|held| query.matches(held.searchable()))
             .collect();
-        let newest_first = |h: &&Held| std::cmp::Reverse((h.message.sent_at, h.message.seq));
+        // (when, seq, which room): the newest `SEARCH_HITS_MAX` are read.
+        let mut found: Vec<(Timestamp, u64, usize)> = Vec::new();
+        let mut in_room = Vec::new();
+        for (r, room) in rooms.iter().enumerate() {
+            in_room.clear();
+            room.search_index().find(query, from.as_ref(), &mut in_room);
+            found.extend(in_room.iter().map(|&(at, seq)| (at, seq, r)));
+        }
+        let newest_first = |f: &(Timestamp, u64, usize)| std::cmp::Reverse((f.0, f.1));
         if found.len() > SEARCH_HITS_MAX {
             found.select_nth_unstable_by_key(SEARCH_HITS_MAX, newest_first);
             found.truncate(SEARCH_HITS_MAX);
         }
         found.sort_unstable_by_key(newest_first);
         (found.into_iter())
+            .filter_map(|(_, seq, r)| rooms[r].held(seq))
             .map(|held| SearchHit {
                 marks: query.marks(held.message.body.as_str()),
                 message: held.message.clone(),
