@@ -72,7 +72,8 @@ pub struct Config {
     #[arg(long, env = "FLACK_MAX_CONVERSATIONS", default_value_t = 1000)]
     pub max_conversations: usize,
 
-    /// Most public channels the server keeps (each holds up to 100 messages).
+    /// Most public channels the server keeps (each holds up to 100 messages
+    /// and, in their threads, up to 100 replies each).
     #[arg(long, env = "FLACK_MAX_CHANNELS", default_value_t = 10_000)]
     pub max_channels: usize,
 

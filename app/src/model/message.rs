@@ -189,6 +189,7 @@ pub struct Message {
 /// when it was also sent to the channel ("Also send to #channel"), where it
 /// then counts among the channel's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyTo {
     pub root: u64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -108,7 +108,7 @@ pub struct ChannelState {
     /// The replies kept only in their threads.
     threads: Threads,
     /// What search reads, made when first needed after the last change.
-    search: OnceLock<search::Index>,
+    search: OnceLock<Arc<search::Index>>,
     /// Recent events, oldest first, for resuming viewers.
     log: VecDeque<Arc<Event>>,
     /// The bytes of the log's frames.
@@ -222,9 +222,10 @@ impl ChannelState {
     }
 
     /// The messages held, as search reads them.
-    pub fn search_index(&self) -> &search::Index {
-        self.search
-            .get_or_init(|| search::Index::of(self.all_held()))
+    pub fn search_index(&self) -> Arc<search::Index> {
+        (self.search)
+            .get_or_init(|| Arc::new(search::Index::of(self.all_held())))
+            .clone()
     }
 
     /// The events after `after`, or `None` when some of them are no longer

@@ -202,9 +202,21 @@ impl Hub {
     }
 
     /// The messages `user` may see that `query` matches, newest first.
+    /// The lock is held to take the channels' indexes and to read the
+    /// hits, never while scanning.
     pub fn search(&self, user: &UserInfo, query: &SearchQuery) -> Vec<SearchHit> {
         let query = search::Query::parse(query);
-        self.lock().state.search(user.user_id, &query)
+        let Some(plan) = self.lock().state.search_plan(user.user_id, &query) else {
+            return Vec::new();
+        };
+        let hits = plan.newest(&query);
+        let messages = self.lock().state.found(user.user_id, &plan, &hits);
+        (messages.into_iter())
+            .map(|message| SearchHit {
+                marks: query.marks(message.body.as_str()),
+                message,
+            })
+            .collect()
     }
 
     /// The thread of message `root` of `channel` as of now, for `user`.

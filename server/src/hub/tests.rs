@@ -544,3 +544,45 @@ fn a_channel_nobody_views_keeps_no_live_queue() {
     drop(second);
     assert!(hub.lock().live.is_empty());
 }
+
+/// A reply proposed while its thread's first message was still there,
+/// and applied after it went, is refused: acknowledged, it would be
+/// stored nowhere. (The race itself: the check and the commit are apart
+/// with `--data-dir` and Redis; here the entry is proposed directly.)
+#[test]
+fn a_reply_applied_after_its_thread_went_is_refused() {
+    let (hub, alice, general) = hub_with("general");
+    let root = post(&hub, &alice, &general, "root").seq;
+    let deleted = hub.delete(&alice, &general, root).unwrap();
+    assert!(matches!(deleted, Proposed::Now(Ok(_))));
+    let reply = Message {
+        channel: general.clone(),
+        seq: 0,
+        author: alice.display_name.clone(),
+        body: MessageBody::parse("too late").unwrap(),
+        sent_at: now(),
+        client_id: Some(ClientId::parse("late").unwrap()),
+        html: String::new(),
+        edited_at: None,
+        reactions: Vec::new(),
+        mentions: Vec::new(),
+        attachments: Vec::new(),
+        reply_to: Some(app::model::ReplyTo {
+            root,
+            also_in_channel: true,
+        }),
+        replies: None,
+    };
+    let entry = Entry::Event {
+        key: general.key(),
+        seq: 0,
+        change: crate::chat::Change::Posted(reply),
+        send: None,
+    };
+    match hub.propose(entry) {
+        Ok(Proposed::Now(Err(HubError::UnknownMessage(id)))) => assert_eq!(id, root),
+        other => panic!("a late reply was not refused: {other:?}"),
+    }
+    let history = hub.history(Some(&alice), &general).unwrap();
+    assert!(history.messages.is_empty(), "{history:?}");
+}

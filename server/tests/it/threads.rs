@@ -340,3 +340,70 @@ async fn a_server_joining_redis_later_holds_the_same_threads() {
     second.stop().await;
     first.stop().await;
 }
+
+/// A reply racing its thread's deletion is either stored (every viewer
+/// gets it before the deletion) or refused: never acknowledged and lost.
+#[tokio::test]
+async fn a_reply_racing_the_deletion_of_its_thread_is_stored_or_refused() {
+    let server = TestServer::start().await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
+    let mut a = alice.connect().await;
+    let mut b = bob.connect().await;
+    a.join("general", None).await;
+    for n in 0..30 {
+        let root = send(&mut a, &format!("root{n}"), "root", None).await;
+        let reply = json!({ "type": "send", "channel": "general", "client_id": format!("r{n}"),
+            "body": "racing", "reply_to": { "root": root } });
+        let delete = json!({ "type": "delete", "channel": "general", "id": root });
+        tokio::join!(b.send_json(reply), a.send_json(delete));
+        let answer = loop {
+            let frame = b.next_json().await;
+            if frame["type"] == "ack" || frame["type"] == "error" {
+                break frame;
+            }
+        };
+        // Alice's stream up to the deletion: the reply if it was stored.
+        let mut replied = None;
+        loop {
+            let frame = a.next_json().await;
+            match frame["type"].as_str() {
+                Some("reply") => replied = frame["message"]["seq"].as_u64(),
+                Some("deleted") if frame["id"] == root => break,
+                _ => {}
+            }
+        }
+        match answer["type"].as_str() {
+            Some("ack") => assert_eq!(
+                replied,
+                answer["seq"].as_u64(),
+                "try {n}: acked, never shown"
+            ),
+            _ => {
+                assert_eq!(answer["code"], "unknown_message", "try {n}: {answer}");
+                assert_eq!(replied, None);
+            }
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_reply_is_answered_even_after_its_thread_went() {
+    let server = TestServer::start().await;
+    let (alice, _bob) = server.alice_and_bob_in_general().await;
+    let mut a = alice.connect().await;
+    a.join("general", None).await;
+    let root = send(&mut a, "root", "root", None).await;
+    let first = reply(&mut a, "same", "a reply", root).await;
+    a.send_json(json!({ "type": "delete", "channel": "general", "id": root }))
+        .await;
+    a.until("deleted").await;
+    assert_eq!(reply(&mut a, "same", "a reply", root).await, first);
+    a.send_json(
+        json!({ "type": "send", "channel": "general", "client_id": "x", "body": "x",
+        "reply_to": { "root": first, "extra": 1 } }),
+    )
+    .await;
+    assert_eq!(a.until("error").await["code"], "invalid_frame");
+    server.stop().await;
+}

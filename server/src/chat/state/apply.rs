@@ -207,6 +207,15 @@ impl State {
                 None => {}
             }
         }
+        // A reply whose thread went while it waited is refused, not
+        // numbered: it would be stored nowhere. (Redis refuses it the
+        // same way before numbering; an entry it numbered still applies
+        // as far as it can.)
+        if let (0, Change::Posted(message)) = (seq, &change) {
+            if let Some(to) = message.reply_to.filter(|to| !room.may_reply_to(to.root)) {
+                return Applied::refused(HubError::UnknownMessage(to.root)).with(back);
+            }
+        }
         let seq = if seq > 0 { seq } else { room.head + 1 };
         if let Change::Posted(message) = &change {
             for file in &message.attachments {

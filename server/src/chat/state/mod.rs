@@ -382,8 +382,8 @@ impl State {
     // ----- messages -----
 
     /// The proposer's check of a new message from `user` to `name` with
-    /// `client_id`: through the door, then (a reply) that its thread can
-    /// take it, then the sender's remembered sends.
+    /// `client_id`: through the door, then the sender's remembered sends,
+    /// then (a reply) that its thread can take it.
     pub fn check_post(
         &self,
         user: UserId,
@@ -396,12 +396,13 @@ impl State {
             .get(&user.as_uuid())
             .ok_or(HubError::UnknownUser)?;
         let (key, room) = self.door(Some(user), name)?;
-        if let Some(to) = reply_to.filter(|to| !room.may_reply_to(to.root)) {
-            return Err(HubError::UnknownMessage(to.root));
-        }
         match sender.sends.get(client_id) {
             Some(sent) if sent.key == key => Ok(PostCheck::Remembered(sent.seq)),
             Some(_) => Err(HubError::ClientIdReused(client_id.to_string())),
+            // A retry is answered above even if its thread is gone since.
+            None if reply_to.is_some_and(|to| !room.may_reply_to(to.root)) => {
+                Err(HubError::UnknownMessage(reply_to.map_or(0, |to| to.root)))
+            }
             None => Ok(PostCheck::Propose {
                 key,
                 channel: room.info.name.clone(),

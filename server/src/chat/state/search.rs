@@ -1,58 +1,58 @@
-//! `State::search`: every message a user may see (public channels and
-//! their own conversations, threads included; the door decides) that a
-//! query matches, newest first.
+//! Search in three steps, so the hub's lock is held only to take and to
+//! give back: `State::search_plan` takes each channel's index the user
+//! may see (public channels and their own conversations, threads
+//! included; the door decides), `Plan::newest` scans them with no lock
+//! held, and `State::found` reads the newest hits' messages, through the
+//! door again (a channel may have changed in between).
 
 use super::*;
 use crate::chat::access;
-use crate::chat::channel::ChannelState;
-use crate::chat::search::{Query, Scope};
-use app::model::{SearchHit, SEARCH_HITS_MAX};
+use crate::chat::search::{Found, Index, Query, Scope};
+use app::model::SEARCH_HITS_MAX;
+use std::sync::Arc;
+
+/// The indexes a search scans: each channel's key and index.
+pub struct Plan {
+    rooms: Vec<(String, Arc<Index>)>,
+    from: Option<DisplayName>,
+}
+
+/// A hit: when, its `seq`, and which of the plan's channels.
+pub type Hit = (Timestamp, u64, usize);
 
 impl State {
-    pub fn search(&self, user: UserId, query: &Query) -> Vec<SearchHit> {
-        let Some(me) = self.users.get(&user.as_uuid()) else {
-            return Vec::new();
-        };
+    /// What `user` may search with `query` (`None`: nothing to find).
+    pub fn search_plan(&self, user: UserId, query: &Query) -> Option<Plan> {
+        let me = self.users.get(&user.as_uuid())?;
         if query.is_empty() {
-            return Vec::new();
+            return None;
         }
         let keys: Vec<&String> = match &query.scope {
             None => (self.public.iter()).chain(&me.conversations).collect(),
             Some(scope) => self.scoped(user, scope).into_iter().collect(),
         };
         let from = match &query.from {
-            Some(typed) => match DisplayName::parse(typed)
-                .ok()
-                .and_then(|n| self.user_named(&n))
-            {
-                Some((_, info)) => Some(info.display_name.clone()),
-                None => return Vec::new(),
-            },
+            Some(typed) => {
+                let name = DisplayName::parse(typed).ok()?;
+                Some(self.user_named(&name)?.1.display_name.clone())
+            }
             None => None,
         };
-        let rooms: Vec<&ChannelState> = (keys.into_iter())
+        let rooms = (keys.into_iter())
             .filter(|key| Room::of_key(key).may_see(Some(user)))
-            .filter_map(|key| self.channels.get(key))
+            .filter_map(|key| Some((key.clone(), self.channels.get(key)?.search_index())))
             .collect();
-        // (when, seq, which room): the newest `SEARCH_HITS_MAX` are read.
-        let mut found: Vec<(Timestamp, u64, usize)> = Vec::new();
-        let mut in_room = Vec::new();
-        for (r, room) in rooms.iter().enumerate() {
-            in_room.clear();
-            room.search_index().find(query, from.as_ref(), &mut in_room);
-            found.extend(in_room.iter().map(|&(at, seq)| (at, seq, r)));
-        }
-        let newest_first = |f: &(Timestamp, u64, usize)| std::cmp::Reverse((f.0, f.1));
-        if found.len() > SEARCH_HITS_MAX {
-            found.select_nth_unstable_by_key(SEARCH_HITS_MAX, newest_first);
-            found.truncate(SEARCH_HITS_MAX);
-        }
-        found.sort_unstable_by_key(newest_first);
-        (found.into_iter())
-            .filter_map(|(_, seq, r)| rooms[r].held(seq))
-            .map(|held| SearchHit {
-                marks: query.marks(held.message.body.as_str()),
-                message: held.message.clone(),
+        Some(Plan { rooms, from })
+    }
+
+    /// The messages of `hits` that `user` may still see, in order.
+    pub fn found(&self, user: UserId, plan: &Plan, hits: &[Hit]) -> Vec<Message> {
+        (hits.iter())
+            .filter_map(|&(_, seq, r)| {
+                let key = &plan.rooms.get(r)?.0;
+                let room = self.channels.get(key)?;
+                Room::of_key(key).may_see(Some(user)).then_some(())?;
+                Some(room.held(seq)?.message.clone())
             })
             .collect()
     }
@@ -68,5 +68,25 @@ impl State {
         };
         let (key, _) = self.channels.get_key_value(&key)?;
         Room::of_key(key).may_see(Some(user)).then_some(key)
+    }
+}
+
+impl Plan {
+    /// The newest `SEARCH_HITS_MAX` messages `query` matches, newest first.
+    pub fn newest(&self, query: &Query) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut in_room: Vec<Found> = Vec::new();
+        for (r, (_, index)) in self.rooms.iter().enumerate() {
+            in_room.clear();
+            index.find(query, self.from.as_ref(), &mut in_room);
+            hits.extend(in_room.iter().map(|&(at, seq)| (at, seq, r)));
+        }
+        let newest_first = |h: &Hit| std::cmp::Reverse((h.0, h.1));
+        if hits.len() > SEARCH_HITS_MAX {
+            hits.select_nth_unstable_by_key(SEARCH_HITS_MAX, newest_first);
+            hits.truncate(SEARCH_HITS_MAX);
+        }
+        hits.sort_unstable_by_key(newest_first);
+        hits
     }
 }

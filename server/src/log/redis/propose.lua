@@ -103,8 +103,11 @@ else
       end
     end
   end
-  local seq = redis.call('INCR', P .. 'head:' .. key)
   local events, posts = P .. 'events:' .. key, P .. 'posts:' .. key
+  -- A reply whose thread's first message is gone is stored nowhere:
+  -- refused before it takes a seq.
+  if op == 'reply' and not redis.call('LPOS', posts, ARGV[9]) then return {'unknown_message', 0, 0} end
+  local seq = redis.call('INCR', P .. 'head:' .. key)
   redis.call('XADD', events, seq .. '-0', 'e', json)
   if op == 'post' or op == 'reply' then
     for i = first_file, #ARGV do
@@ -126,16 +129,10 @@ else
       redis.call('XTRIM', events, 'MINID', redis.call('LINDEX', posts, 0) .. '-0')
     end
   elseif op == 'reply' then
-    -- A reply to a message no longer kept goes at once, as it does in
-    -- every server's state.
     local root, thread_len = ARGV[9], tonumber(ARGV[10])
-    if redis.call('LPOS', posts, root) then
-      local thread = P .. 'thread:' .. key .. ':' .. root
-      redis.call('RPUSH', thread, seq)
-      if redis.call('LLEN', thread) > thread_len then drop_files(key, redis.call('LPOP', thread)) end
-    else
-      drop_files(key, seq)
-    end
+    local thread = P .. 'thread:' .. key .. ':' .. root
+    redis.call('RPUSH', thread, seq)
+    if redis.call('LLEN', thread) > thread_len then drop_files(key, redis.call('LPOP', thread)) end
   elseif op == 'delete' then
     redis.call('LREM', posts, 0, ARGV[9])
     drop_files(key, ARGV[9])

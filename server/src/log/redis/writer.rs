@@ -235,6 +235,13 @@ fn refusal(status: &str, entry: &Entry) -> HubError {
         ("channel_exists", Entry::Channel { channel, .. }) => {
             HubError::ChannelExists(channel.name.to_string())
         }
+        (
+            "unknown_message",
+            Entry::Event {
+                change: Change::Posted(message),
+                ..
+            },
+        ) => HubError::UnknownMessage(message.reply_to.map_or(0, |to| to.root)),
         (_, Entry::Event { key, .. }) => HubError::UnknownChannel(key.clone()),
         _ => HubError::Busy,
     }
