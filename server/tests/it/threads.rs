@@ -407,3 +407,46 @@ async fn a_retried_reply_is_answered_even_after_its_thread_went() {
     assert_eq!(a.until("error").await["code"], "invalid_frame");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_carries_attachments_which_leave_with_its_thread() {
+    let server = TestServer::start().await;
+    let (alice, bob) = server.alice_and_bob_in_general().await;
+    let mut a = alice.connect().await;
+    a.join("general", None).await;
+    let root = send(&mut a, "r", "root", None).await;
+    let response = alice.upload("notes.txt", b"thread notes".to_vec()).await;
+    assert_eq!(response.status(), 200);
+    let file: Value = response.json().await.unwrap();
+    let path = format!("/files/{}/notes.txt", file["id"].as_str().unwrap());
+    a.send_json(
+        json!({ "type": "send", "channel": "general", "client_id": "f",
+        "body": "see **attached**", "attachments": [file["id"]], "reply_to": { "root": root } }),
+    )
+    .await;
+    let live = a.until("reply").await;
+    assert_eq!(live["message"]["attachments"][0]["id"], file["id"]);
+    assert_eq!(
+        live["message"]["html"],
+        "<p>see <strong>attached</strong></p>\n"
+    );
+    assert_eq!(
+        bob.get(&path).await.status(),
+        200,
+        "a reply's file, to a member"
+    );
+    a.send_json(json!({ "type": "delete", "channel": "general", "id": root }))
+        .await;
+    a.until("deleted").await;
+    // Files go on the blocking pool after the deletion is applied.
+    let mut gone = false;
+    for _ in 0..250 {
+        if bob.get(&path).await.status() == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the file outlived its thread");
+    server.stop().await;
+}
