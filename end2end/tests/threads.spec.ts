@@ -145,3 +145,22 @@ test("a topic set in one browser shows in the other's header live", async ({ bro
   await alice.close();
   await bob.close();
 });
+
+test("a link to a message that is gone says so instead of failing silently", async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const channel = unique("gone");
+  await bothIn(a, b, channel);
+  await send(a, "Soon deleted");
+  await send(a, "Stays");
+  const seq = await article(a, "Soon deleted").getAttribute("data-seq");
+  await open(b, `/c/${channel}/${seq}`);
+  await expect(article(b, "Soon deleted")).toHaveClass(/focused/);
+  await article(a, "Soon deleted").getByRole("button", { name: "Delete message" }).focus();
+  await a.keyboard.press("Enter");
+  await expect(article(a, "Soon deleted")).toHaveCount(0);
+  await open(b, `/c/${channel}/${seq}`);
+  await expect(b.getByText("That message is no longer here")).toBeVisible();
+  await expect(article(b, "Stays")).toHaveCount(1);
+  await alice.close();
+  await bob.close();
+});

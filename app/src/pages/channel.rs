@@ -162,7 +162,7 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
             base
         }
     };
-    follow_the_url(chat, &name);
+    let link_note = follow_the_url(chat, &name);
     view! {
         <Title text=title/>
         <div class="channel-pane">
@@ -171,6 +171,7 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
                     <h1>{heading}</h1>
                     <ChannelTopic channel=name.clone()/>
                 </header>
+                {move || link_note.get().map(|note| view! { <p class="link-note" aria-live="polite">{note}</p> })}
                 <MessageLog channel=name.clone()/>
                 <TypingLine channel=name.clone()/>
                 <Composer channel=name.clone()/>
@@ -181,9 +182,11 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
 }
 
 /// What the URL says beyond the channel: the message a link points at
-/// (`/:seq`, focused; if it left the window, the page says so) and the
-/// open thread (`?thread=`, remembered for the next visit).
-fn follow_the_url(chat: Chat, name: &ChannelName) {
+/// (`/:seq`, focused; if it left the window, the page says so: the
+/// returned note) and the open thread (`?thread=`, remembered for the
+/// next visit).
+fn follow_the_url(chat: Chat, name: &ChannelName) -> RwSignal<Option<String>> {
+    let note = RwSignal::new(None::<String>);
     let params = use_params_map();
     let query = use_query_map();
     let focus = Memo::new(move |_| params.read().get("seq").and_then(|s| s.parse::<u64>().ok()));
@@ -206,7 +209,10 @@ fn follow_the_url(chat: Chat, name: &ChannelName) {
     } else {
         format!("#{name}")
     };
-    Effect::new(move |_| chat.focus.set(focus.get()));
+    Effect::new(move |_| {
+        chat.focus.set(focus.get());
+        note.set(None);
+    });
     let reported = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
         let Some(seq) = focus.get().filter(|seq| reported.get_value() != Some(*seq)) else {
@@ -222,9 +228,10 @@ fn follow_the_url(chat: Chat, name: &ChannelName) {
         });
         if gone {
             reported.set_value(Some(seq));
-            chat.notice.set(Some(format!(
+            note.set(Some(format!(
                 "That message is no longer here: {label} keeps its last 100 messages (and threads their last 100 replies), or it was deleted."
             )));
         }
     });
+    note
 }

@@ -450,3 +450,45 @@ async fn a_reply_carries_attachments_which_leave_with_its_thread() {
     assert!(gone, "the file outlived its thread");
     server.stop().await;
 }
+
+/// A viewer of one server resumes on another (both on one Redis) and
+/// gets every reply posted meanwhile, once, in order.
+#[tokio::test]
+async fn a_resume_on_another_server_misses_no_reply() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let on_redis = move |config: &mut server::Config| config.redis_url = Some(url.clone());
+    let first = TestServer::start_with(on_redis.clone()).await;
+    let second = TestServer::start_with(on_redis).await;
+    let (alice, bob) = first.alice_and_bob_in_general().await;
+    let mut a = alice.connect().await;
+    a.join("general", None).await;
+    let root = send(&mut a, "r", "root", None).await;
+    let mut b = bob.connect().await;
+    let (_, joined) = b.join("general", None).await;
+    let left_at = joined["head"].as_u64().unwrap();
+    drop(b);
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(reply(&mut a, &format!("a{i}"), &format!("reply {i}"), root).await);
+    }
+    let elsewhere = Client::with_cookie(second.addr, bob.cookie.as_deref().unwrap());
+    let mut b = elsewhere.connect().await;
+    // The second server has applied the log up to the last reply once it
+    // answers a thread with it.
+    loop {
+        b.join("general", None).await;
+        let thread = open(&mut b, "general", root).await;
+        if thread["head"].as_u64() >= sent.last().copied() {
+            break;
+        }
+    }
+    let (backlog, _) = b.join("general", Some(left_at)).await;
+    let replies: Vec<u64> = (backlog.iter())
+        .filter(|f| f["type"] == "reply")
+        .map(|f| f["message"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(replies, sent);
+    second.stop().await;
+    first.stop().await;
+}
