@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod channel_form;
 pub mod channel_list;
 pub mod composer;
+pub mod connection_banner;
 pub mod connection_status;
 pub mod conversation_list;
 pub mod field;

@@ -8,8 +8,8 @@
 use crate::api;
 use crate::browser;
 use crate::components::{
-    composer::Composer, message_log::MessageLog, thread_panel::ThreadPanel, topic::ChannelTopic,
-    typing_line::TypingLine,
+    composer::Composer, connection_banner::ConnectionBanner, message_log::MessageLog,
+    thread_panel::ThreadPanel, topic::ChannelTopic, typing_line::TypingLine,
 };
 use crate::error::ApiError;
 use crate::model::{ChannelHistory, ChannelName, DisplayName};
@@ -174,6 +174,7 @@ fn ChannelView(name: ChannelName) -> impl IntoView {
                 {move || link_note.get().map(|note| view! { <p class="link-note" aria-live="polite">{note}</p> })}
                 <MessageLog channel=name.clone()/>
                 <TypingLine channel=name.clone()/>
+                <ConnectionBanner/>
                 <Composer channel=name.clone()/>
             </div>
             <ThreadPanel channel=name/>
