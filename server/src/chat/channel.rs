@@ -369,7 +369,12 @@ impl ChannelState {
     fn summarize(&mut self, root: u64, at: Option<Timestamp>) -> Option<Replies> {
         let newest = match at {
             Some(at) => Some(at),
-            None => (self.thread(root)?.1.last()).map(|m| m.sent_at),
+            // The latest reply left, by `seq`, read in place (no copy of
+            // the thread).
+            None => (self.threads.of(root))
+                .chain(self.ring.iter().filter(|h| is_reply_to(&h.message, root)))
+                .max_by_key(|h| h.message.seq)
+                .map(|h| h.message.sent_at),
         };
         let held = (self.ring.iter_mut()).find(|h| h.message.seq == root)?;
         let before = held.message.replies.map_or(0, |r| r.count);
