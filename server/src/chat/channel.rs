@@ -369,8 +369,7 @@ impl ChannelState {
     fn summarize(&mut self, root: u64, at: Option<Timestamp>) -> Option<Replies> {
         let newest = match at {
             Some(at) => Some(at),
-            // The latest reply left, by `seq`, read in place (no copy of
-            // the thread).
+            // The latest reply left, by `seq`, read in place.
             None => (self.threads.of(root))
                 .chain(self.ring.iter().filter(|h| is_reply_to(&h.message, root)))
                 .max_by_key(|h| h.message.seq)
